@@ -1,0 +1,1 @@
+"""astrohub: a JupyterHub science platform for astronomy on AWS, as infrastructure as code."""
