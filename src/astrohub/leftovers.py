@@ -1,0 +1,120 @@
+"""Find what a deployment still has in AWS, by scope, so teardown can prove it left nothing.
+
+Resources are found by the ``astrohub:deployment`` tag; IAM and S3 (which cannot be filtered
+by tag server-side) by their deployment-derived names, confirmed by the tag where present.
+Deleted-but-still-listed states (terminated instances, deleted NAT gateways) do not count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+TAG_KEY = "astrohub:deployment"
+SCOPES = ("efs", "ci", "s3", "network")
+
+Client = Any  # a boto3 client; botocore builds them dynamically, so no static type exists
+Finder = Callable[[Callable[[str], Client], str, dict[str, str]], list[str]]
+
+
+def _tag_filter(namespace: str) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{TAG_KEY}", "Values": [namespace]}]
+
+
+def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+    efs = clients("efs")
+    found = []
+    for fs in efs.describe_file_systems()["FileSystems"]:
+        tags = {t["Key"]: t["Value"] for t in fs.get("Tags", [])}
+        if tags.get(TAG_KEY) != namespace or fs.get("LifeCycleState") == "deleted":
+            continue
+        found.append(f"efs file system {fs['FileSystemId']}")
+        for ap in efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]:
+            found.append(f"efs access point {ap['AccessPointId']}")
+    found += _security_groups(clients, namespace, [names["efs_clients"], names["efs_mounts"]])
+    return found
+
+
+def _security_groups(
+    clients: Callable[[str], Client], namespace: str, group_names: list[str]
+) -> list[str]:
+    groups = clients("ec2").describe_security_groups(
+        Filters=[*_tag_filter(namespace), {"Name": "group-name", "Values": group_names}]
+    )["SecurityGroups"]
+    return [f"security group {g['GroupId']} ({g['GroupName']})" for g in groups]
+
+
+def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+    ec2, iam = clients("ec2"), clients("iam")
+    found = []
+    for reservation in ec2.describe_instances(Filters=_tag_filter(namespace))["Reservations"]:
+        for instance in reservation["Instances"]:
+            if instance["State"]["Name"] not in ("terminated", "shutting-down"):
+                found.append(f"ec2 instance {instance['InstanceId']}")
+    for pair in ec2.describe_key_pairs(Filters=_tag_filter(namespace))["KeyPairs"]:
+        found.append(f"key pair {pair['KeyName']}")
+    found += _security_groups(clients, namespace, [names["ci_ssh"]])
+    name = names["ci_node"]
+    profiles = iam.list_instance_profiles()["InstanceProfiles"]
+    found += [f"iam instance profile {p['InstanceProfileName']}" for p in profiles
+              if p["InstanceProfileName"] == name]  # fmt: skip
+    roles = iam.list_roles()["Roles"]
+    found += [f"iam role {r['RoleName']}" for r in roles if r["RoleName"] == name]
+    policies = iam.list_policies(Scope="Local")["Policies"]
+    found += [f"iam policy {p['PolicyName']}" for p in policies if p["PolicyName"] == name]
+    return found
+
+
+def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+    buckets = clients("s3").list_buckets()["Buckets"]
+    return [f"s3 bucket {b['Name']}" for b in buckets if b["Name"] == names["state_bucket"]]
+
+
+def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+    ec2 = clients("ec2")
+    tagged = _tag_filter(namespace)
+    found = [f"vpc {v['VpcId']}" for v in ec2.describe_vpcs(Filters=tagged)["Vpcs"]]
+    found += [f"subnet {s['SubnetId']}" for s in ec2.describe_subnets(Filters=tagged)["Subnets"]]
+    found += [
+        f"internet gateway {g['InternetGatewayId']}"
+        for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]
+    ]
+    found += [
+        f"nat gateway {n['NatGatewayId']}"
+        for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+        if n["State"] not in ("deleted", "deleting")
+    ]
+    found += [
+        f"elastic ip {a['AllocationId']}"
+        for a in ec2.describe_addresses(Filters=tagged)["Addresses"]
+    ]
+    found += [
+        f"route table {t['RouteTableId']}"
+        for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]
+    ]
+    return found
+
+
+FINDERS: dict[str, Finder] = {"efs": _efs, "ci": _ci, "s3": _s3, "network": _network}
+
+
+def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
+    """The deployment-derived names the roles use (see each role's vars/main.yml)."""
+    return {
+        "ci_node": f"{namespace}-ci-node",
+        "ci_ssh": f"{namespace}-ci-node-ssh",
+        "efs_clients": f"{namespace}-efs-clients",
+        "efs_mounts": f"{namespace}-efs-mount-targets",
+        "state_bucket": state_bucket,
+    }
+
+
+def find(
+    clients: Callable[[str], Client], namespace: str, state_bucket: str, scopes: list[str]
+) -> dict[str, list[str]]:
+    """What is left of the deployment in each asked scope."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope(s) {unknown}; known: {list(SCOPES)}")
+    names = resource_names(namespace, state_bucket)
+    return {scope: FINDERS[scope](clients, namespace, names) for scope in scopes}
