@@ -176,6 +176,8 @@ def _format_problem(spec: dict[str, Any], value: str) -> str | None:
         if net is None:
             return f"{value!r} is not an IPv4 CIDR block with its host bits zero"
         low, high = spec.get("x-min-prefix", 0), spec.get("x-max-prefix", 32)
+        if net.prefixlen == 0:
+            return None  # reported with its own message by _rule_errors
         if not low <= net.prefixlen <= high:
             return f"{value!r} has prefix /{net.prefixlen}, outside /{low} to /{high}"
     elif kind == "aws-region" and value not in AWS_REGIONS:

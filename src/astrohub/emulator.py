@@ -11,7 +11,12 @@ server instead of AWS. On top of moto it adds:
   ``PutBackupPolicy``;
 * AWS's own resource-type name for NAT gateways in EC2 ``DescribeTags``
   (``natgateway``; moto says ``nat-gateway``, so ``amazon.aws.ec2_vpc_nat_gateway``,
-  which filters on AWS's name, saw no tags and re-tagged on every run).
+  which filters on AWS's name, saw no tags and re-tagged on every run);
+* policy conditions evaluated as AWS does for what our policies use: the ``Bool``
+  operator, requests counted as ``aws:SecureTransport=true`` (the emulator stands in for
+  AWS's HTTPS endpoints), and a statement whose condition does not hold is neutral.
+  moto ignores operators it lacks (so a TLS-only bucket policy, a Deny conditioned on
+  ``aws:SecureTransport``, denied everything) and answers DENIED for unmet conditions.
 
 Moto keeps its state in process-global backends, so every server in one process
 shares it, and :meth:`Emulator.reset` wipes it for all of them. The call counter
@@ -90,6 +95,37 @@ def align_ec2_tag_resource_types() -> None:
     from moto.ec2 import utils as ec2_utils
 
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+
+def evaluate_policy_conditions_like_aws() -> None:
+    """Bool conditions, aws:SecureTransport=true, and unmet conditions neutral (AWS's rules)."""
+    from moto.iam import access_control, policy_conditions
+
+    def bool_equals(expected: list[str] | str, actual: str) -> bool:
+        wanted = [expected] if isinstance(expected, str) else expected
+        return str(actual).lower() in [str(w).lower() for w in wanted]
+
+    policy_conditions.CONDITION_OPERATIONS.setdefault("Bool", bool_equals)
+
+    statement = access_control.IAMPolicyStatement
+    if getattr(statement.is_action_permitted, "_astrohub_patched", False):
+        return
+    original = statement.is_action_permitted
+
+    def is_action_permitted(
+        self: Any,
+        action: str,
+        resource: str = "*",
+        principal: str | None = None,
+        incoming_condition_values: dict[str, str] | None = None,
+    ) -> Any:
+        context = {"aws:SecureTransport": "true", **(incoming_condition_values or {})}
+        if self._statement.get("Condition") and not self._check_conditions(context):
+            return access_control.PermissionResult.NEUTRAL
+        return original(self, action, resource, principal, context)
+
+    is_action_permitted._astrohub_patched = True  # type: ignore[attr-defined]
+    statement.is_action_permitted = is_action_permitted  # type: ignore[method-assign]
 
 
 class CallCounter:
@@ -382,6 +418,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("emulator is already running")
         align_ec2_tag_resource_types()
+        evaluate_policy_conditions_like_aws()
         # Built the way moto.server / ThreadedMotoServer build theirs.
         moto_app = DomainDispatcherApplication(create_backend_app)
         app = EmulatorMiddleware(moto_app, self._counter)

@@ -300,3 +300,31 @@ def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
         ]
     )["Tags"]
     assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("k", "v", "natgateway")]
+
+
+def test_policy_statement_with_unmet_condition_does_not_apply(aws_emulator: Emulator) -> None:
+    """A TLS-only Deny (conditioned on aws:SecureTransport) must not deny everything."""
+    s3 = boto3.client(
+        "s3", endpoint_url=aws_emulator.url, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    bucket = f"policy-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+
+    def deny(condition: dict[str, Any] | None) -> str:
+        statement: dict[str, Any] = {
+            "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{bucket}/*",
+        }  # fmt: skip
+        if condition:
+            statement["Condition"] = condition
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    # The emulator stands in for AWS's HTTPS endpoints: a TLS-only Deny does not apply...
+    s3.put_bucket_policy(Bucket=bucket, Policy=deny({"Bool": {"aws:SecureTransport": "false"}}))
+    s3.put_object(Bucket=bucket, Key="allowed", Body=b"x")
+    # ...while a Deny whose condition holds, or that has none, still denies.
+    for condition in ({"Bool": {"aws:SecureTransport": "true"}}, None):
+        s3.put_bucket_policy(Bucket=bucket, Policy=deny(condition))
+        with pytest.raises(ClientError, match="Forbidden|AccessDenied"):
+            s3.put_object(Bucket=bucket, Key="denied", Body=b"x")

@@ -1,0 +1,129 @@
+"""Run astrohub's playbooks against an AWS endpoint and read their results.
+
+One place builds the environment (emulator endpoint, no proxy escape, no real credentials)
+and the command line, for `make demo`, `make bench` and the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+LOCAL_INVENTORY = REPO / "inventories" / "local"
+# A closed local port: anything that tries to leave loopback through a proxy fails at once.
+DEAD_PROXY = "http://127.0.0.1:9"
+
+
+def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for talking to the emulator at `endpoint` and nothing else."""
+    env = dict(os.environ if base is None else base)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        env.pop(key, None)
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_URL": endpoint,  # the amazon.aws collections' name for it
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "HTTPS_PROXY": DEAD_PROXY,
+            "HTTP_PROXY": DEAD_PROXY,
+            "https_proxy": DEAD_PROXY,
+            "http_proxy": DEAD_PROXY,
+            "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+            "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_NOCOLOR": "1",
+        }
+    )
+    env.setdefault("ASTROHUB_DEMO_CLIENT_SECRET", secrets.token_urlsafe(24))
+    return env
+
+
+@dataclass
+class PlaybookResult:
+    """What a playbook run did: exit code, per-host stats, and failure messages."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return sum(host.get("changed", 0) for host in self.stats.values())
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def _failure_messages(report: dict[str, Any]) -> list[str]:
+    messages = []
+    for play in report.get("plays", []):
+        for task in play.get("tasks", []):
+            for host, result in task.get("hosts", {}).items():
+                if result.get("failed") or result.get("unreachable"):
+                    name = task.get("task", {}).get("name", "?")
+                    messages.append(f"{host}: {name}: {result.get('msg', '')}")
+    return messages
+
+
+def run_playbook(
+    playbook: str,
+    endpoint: str,
+    *,
+    inventory: Path = LOCAL_INVENTORY,
+    tags: Sequence[str] = (),
+    extra_vars: Mapping[str, Any] | None = None,
+    check: bool = False,
+    structured: bool = True,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 1800,
+) -> PlaybookResult:
+    """Run playbooks/<playbook> against the endpoint.
+
+    structured=True uses the JSON stdout callback so stats and failures are read as data;
+    structured=False streams Ansible's normal output to the terminal (the demo).
+    """
+    cmd = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(inventory),
+        str(REPO / "playbooks" / playbook),
+    ]
+    if tags:
+        cmd += ["--tags", ",".join(tags)]
+    if extra_vars:
+        cmd += ["--extra-vars", json.dumps(dict(extra_vars))]
+    if check:
+        cmd.append("--check")
+    run_env = offline_env(endpoint, env)
+    if structured:
+        run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
+        # Timing output from profile_tasks would break the JSON document.
+        run_env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.json"
+        proc = subprocess.run(
+            cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout,
+            check=False,
+        )  # fmt: skip
+        result = PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
+        try:
+            report = json.loads(proc.stdout[proc.stdout.index("{") :])
+        except ValueError:
+            return result
+        result.stats = report.get("stats", {})
+        result.failures = _failure_messages(report)
+        return result
+    proc = subprocess.run(cmd, cwd=REPO, env=run_env, timeout=timeout, check=False)
+    return PlaybookResult(proc.returncode, "", "")

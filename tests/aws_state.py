@@ -1,0 +1,77 @@
+"""Read the emulator's state with boto3: the tests' own view, independent of the playbooks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+TAG = "astrohub:deployment"
+NAMESPACE = "astrohub-demo"  # the local inventory's namespace
+
+
+def clients(endpoint: str) -> dict[str, Any]:
+    kw = {"endpoint_url": endpoint, "region_name": "us-east-1",
+          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam")}
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or resource.get("TagList") or []}
+
+
+def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
+    """Every resource of the deployment, by kind, as '<id>' strings."""
+    c = clients(endpoint)
+    ec2, efs, s3, iam = c["ec2"], c["efs"], c["s3"], c["iam"]
+    tagged = [{"Name": f"tag:{TAG}", "Values": [namespace]}]
+    state: dict[str, set[str]] = {
+        "vpc": {v["VpcId"] for v in ec2.describe_vpcs(Filters=tagged)["Vpcs"]},
+        "subnet": {s["SubnetId"] for s in ec2.describe_subnets(Filters=tagged)["Subnets"]},
+        "igw": {g["InternetGatewayId"]
+                for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]},
+        "nat": {n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+                if n["State"] not in ("deleted", "deleting")},
+        "eip": {a["AllocationId"] for a in ec2.describe_addresses(Filters=tagged)["Addresses"]},
+        "route_table": {t["RouteTableId"]
+                        for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
+        "security_group": {g["GroupName"]
+                           for g in ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]},
+        "instance": {i["InstanceId"]
+                     for r in ec2.describe_instances(Filters=tagged)["Reservations"]
+                     for i in r["Instances"] if i["State"]["Name"] != "terminated"},
+        "key_pair": {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]
+                     if tags_of(k).get(TAG) == namespace},
+        "efs": {f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]
+                if tags_of(f).get(TAG) == namespace},
+        "access_point": {a["AccessPointId"] for a in efs.describe_access_points()["AccessPoints"]
+                         if tags_of(a).get(TAG) == namespace},
+        "bucket": {b["Name"] for b in s3.list_buckets()["Buckets"]
+                   if b["Name"].startswith(f"{namespace}-")},
+        "iam_role": {r["RoleName"] for r in iam.list_roles()["Roles"]
+                     if r["RoleName"].startswith(f"{namespace}-")},
+        "iam_profile": {p["InstanceProfileName"]
+                        for p in iam.list_instance_profiles()["InstanceProfiles"]
+                        if p["InstanceProfileName"].startswith(f"{namespace}-")},
+        "iam_policy": {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]
+                       if p["PolicyName"].startswith(f"{namespace}-")},
+    }  # fmt: skip
+    mount_targets: set[str] = set()
+    for fs in state["efs"]:
+        mount_targets |= {m["MountTargetId"]
+                          for m in efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]}  # fmt: skip
+    state["mount_target"] = mount_targets
+    return state
+
+
+# Which kinds each teardown scope owns; the rest must survive it.
+SCOPE_KINDS = {
+    "fixture-efs": {"efs", "access_point", "mount_target"},
+    "fixture-ci": {"instance", "key_pair", "iam_role", "iam_profile", "iam_policy"},
+    "fixture-s3": {"bucket"},
+    "network": {"vpc", "subnet", "igw", "nat", "eip", "route_table"},
+}
+SCOPE_SECURITY_GROUPS = {
+    "fixture-efs": {"-efs-clients", "-efs-mount-targets"},
+    "fixture-ci": {"-ci-node-ssh"},
+}

@@ -1,0 +1,76 @@
+"""Bad configurations and the message each must produce, shared by the unit tests of the
+validator and the integration tests that run the real playbook against the emulator."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PRIVATE_KEY_MARKER = "-----BEGIN OPENSSH PRIVATE KEY-----"
+
+
+@dataclass(frozen=True)
+class BadConfig:
+    id: str
+    settings: dict[str, Any]
+    message: str  # a fragment the preflight's message must contain
+
+
+BAD_CONFIGS = [
+    BadConfig("namespace-not-dns-label", {"namespace": "Bad_Name"},
+              "namespace: expected a DNS label"),
+    BadConfig("namespace-too-long", {"namespace": "a" * 21}, "namespace: expected a DNS label"),
+    BadConfig("region-unknown", {"aws_region": "us-east-7"},
+              "aws_region: 'us-east-7' is not a known AWS region (did you mean"),
+    BadConfig("region-wrong-type", {"aws_region": 42},
+              "aws_region: expected an AWS region name"),
+    BadConfig("typo-key", {"netwrk_az_count": 2},
+              "netwrk_az_count: unknown setting (did you mean 'network_az_count'?)"),
+    BadConfig("az-count-zero", {"network_az_count": 0},
+              "network_az_count: expected an integer from 1 to 6"),
+    BadConfig("az-count-string", {"network_az_count": "three"},
+              "network_az_count: expected an integer from 1 to 6"),
+    BadConfig("vpc-cidr-invalid", {"network_vpc_cidr": "10.42.0.0/33"},
+              "network_vpc_cidr: '10.42.0.0/33' is not an IPv4 CIDR block"),
+    BadConfig("vpc-cidr-too-small", {"network_vpc_cidr": "10.42.0.0/24"},
+              "network_vpc_cidr: '10.42.0.0/24' has prefix /24, outside /16 to /20"),
+    BadConfig("vpc-cidr-host-bits", {"network_vpc_cidr": "10.42.1.0/16"},
+              "with its host bits zero"),
+    BadConfig("nat-mode-unknown", {"network_nat_gateways": "none"},
+              "network_nat_gateways: expected 'single' (one NAT gateway"),
+    BadConfig("ssh-cidrs-empty", {"ci_node_ssh_allowed_cidrs": []},
+              "ci_node_ssh_allowed_cidrs: expected a non-empty list of IPv4 CIDR blocks"),
+    BadConfig("ssh-open-to-world", {"ci_node_ssh_allowed_cidrs": ["0.0.0.0/0"]},
+              "ci_node_ssh_allowed_cidrs[0]: 0.0.0.0/0 would open SSH to the whole internet"),
+    BadConfig("ssh-cidrs-not-a-list", {"ci_node_ssh_allowed_cidrs": "10.0.0.0/8"},
+              "ci_node_ssh_allowed_cidrs: expected a non-empty list"),
+    BadConfig("ssh-key-missing", {"ci_node_ssh_public_key_file": "/nonexistent/id.pub"},
+              "ci_node_ssh_public_key_file: no file at '/nonexistent/id.pub'"),
+    BadConfig("ssh-key-is-private", {"ci_node_ssh_public_key_file": "{private_key}"},
+              "is not an OpenSSH public key (is it the private key?)"),
+    BadConfig("instance-type-invalid", {"ci_node_instance_type": "big"},
+              "ci_node_instance_type: expected an EC2 instance type"),
+    BadConfig("root-volume-too-small", {"ci_node_root_volume_size": 4},
+              "ci_node_root_volume_size: expected the root volume size in GiB, from 8 to 200"),
+    BadConfig("auth-provider-unknown", {"auth_provider": "gitlab"},
+              "auth_provider: expected 'github' or 'mast'"),
+    BadConfig("github-secret-missing", {"auth_provider": "github", "github_client_secret": ""},
+              "github_client_secret: required when auth_provider is 'github'"),
+    BadConfig("mast-secret-empty", {"mast_client_secret": ""},
+              "mast_client_secret: required when auth_provider is 'mast'"),
+    BadConfig("secret-wrong-type-hidden", {"mast_client_secret": 987654321},
+              "mast_client_secret: expected the MAST OAuth client secret (vault_mast_client_secret "
+              "in the vault); got <hidden>"),
+    BadConfig("bucket-name-invalid", {"state_store_bucket": "Bad..Bucket"},
+              "state_store_bucket: 'Bad..Bucket' is not a valid S3 bucket name"),
+    BadConfig("ia-days-invalid", {"efs_home_transition_to_ia_days": 45},
+              "efs_home_transition_to_ia_days: expected days after which idle files move"),
+    BadConfig("throughput-mode-unknown", {"efs_home_throughput_mode": "elastic"},
+              "efs_home_throughput_mode: expected 'bursting' or 'provisioned'"),
+    BadConfig("endpoint-not-loopback", {"aws_endpoint_url": "https://ec2.us-east-1.amazonaws.com"},
+              "aws_endpoint_url: this inventory runs only against the local AWS emulator"),
+    BadConfig("extra-tag-reserved-prefix", {"aws_extra_tags": {"aws:owner": "me"}},
+              "aws_extra_tags: expected a mapping of extra tag keys"),
+    BadConfig("plan-only-not-bool", {"plan_only": "sometimes"},
+              "plan_only: expected true or false"),
+]  # fmt: skip

@@ -1,0 +1,77 @@
+"""Helpers shared by the science-image tests (imported by conftest.py and the tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGES_DIR = REPO_ROOT / "images"
+HERE = Path(__file__).resolve().parent
+HUB_REQUIREMENTS = (
+    REPO_ROOT.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0-hub-requirements.txt"
+)
+CHART_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0"
+IMAGE_NAMES = ("jwst", "hst")
+DEAD_PROXY = "http://127.0.0.1:9"
+PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
+
+# Filled by the image_env fixture, printed at the end of the run.
+TIMINGS: dict[str, dict[str, Any]] = {}
+
+
+def index_env() -> dict[str, str]:
+    """The environment for uv: the package index is reachable, as in `make test`.
+
+    tests/conftest.py points every proxy variable at a dead port so that no test
+    reaches AWS; uv talks only to the package index (and its cache), so it gets the
+    environment without that dead proxy. A real proxy an operator set is kept.
+    """
+    env = dict(os.environ)
+    for name in PROXY_VARS:
+        if env.get(name) == DEAD_PROXY:
+            del env[name]
+    return env
+
+
+def offline_env(**extra: str) -> dict[str, str]:
+    """The environment for code running inside an image environment: all traffic goes
+    to the dead proxy except loopback, so nothing can reach the network."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "VIRTUAL_ENV"))}
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+        env[name] = DEAD_PROXY
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.update(extra)
+    return env
+
+
+def hub_jupyterhub_version() -> str:
+    """The JupyterHub version chart 4.4.0's hub image runs, from the chart's hub lock."""
+    if not HUB_REQUIREMENTS.is_file():
+        pytest.fail(
+            f"{HUB_REQUIREMENTS} is missing: the chart fixtures belong beside the checkout "
+            "(../shared/fixtures); the singleuser-version checks cannot run without it"
+        )
+    for line in HUB_REQUIREMENTS.read_text().splitlines():
+        if line.startswith("jupyterhub=="):
+            return line.split("==", 1)[1].strip()
+    pytest.fail(f"{HUB_REQUIREMENTS} pins no jupyterhub")
+
+
+def run_result(argv: list[str], env: dict[str, str], timeout: float = 600) -> dict[str, Any]:
+    """Run a check script and return its ``RESULT {json}`` line; fail with its output."""
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or len(lines) != 1:
+        pytest.fail(
+            f"{' '.join(argv)} exited {proc.returncode}\n--- stdout ---\n{proc.stdout[-6000:]}"
+            f"\n--- stderr ---\n{proc.stderr[-6000:]}"
+        )
+    result: dict[str, Any] = json.loads(lines[0][len("RESULT ") :])
+    return result
