@@ -58,8 +58,8 @@ def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
     }  # fmt: skip
     mount_targets: set[str] = set()
     for fs in state["efs"]:
-        mount_targets |= {m["MountTargetId"]
-                          for m in efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]}  # fmt: skip
+        targets = efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]
+        mount_targets |= {m["MountTargetId"] for m in targets}
     state["mount_target"] = mount_targets
     return state
 

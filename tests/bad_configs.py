@@ -17,13 +17,16 @@ class BadConfig:
 
 
 BAD_CONFIGS = [
-    BadConfig("namespace-not-dns-label", {"namespace": "Bad_Name"},
-              "namespace: expected a DNS label"),
-    BadConfig("namespace-too-long", {"namespace": "a" * 21}, "namespace: expected a DNS label"),
+    BadConfig("namespace-not-dns-label", {"deployment_namespace": "Bad_Name"},
+              "deployment_namespace: expected a DNS label"),
+    BadConfig("namespace-too-long", {"deployment_namespace": "a" * 21},
+              "deployment_namespace: expected a DNS label"),
     BadConfig("region-unknown", {"aws_region": "us-east-7"},
               "aws_region: 'us-east-7' is not a known AWS region (did you mean"),
     BadConfig("region-wrong-type", {"aws_region": 42},
               "aws_region: expected an AWS region name"),
+    BadConfig("renamed-key", {"namespace": "astrohub"},
+              "namespace: renamed to deployment_namespace"),
     BadConfig("typo-key", {"netwrk_az_count": 2},
               "netwrk_az_count: unknown setting (did you mean 'network_az_count'?)"),
     BadConfig("az-count-zero", {"network_az_count": 0},

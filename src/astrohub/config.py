@@ -47,6 +47,15 @@ SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-ni
 LOOPBACK_URL = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$")
 BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
+# Settings that were renamed, with why; the preflight names the new key instead of "unknown".
+RENAMED = {
+    "namespace": (
+        "deployment_namespace",
+        "'namespace' is a Jinja2 built-in that Ansible reserves; defining it hides namespace() "
+        "from every template",
+    ),
+}
+
 # Variables Ansible itself defines for every host; they are not the operator's settings.
 ANSIBLE_MAGIC_VARS = frozenset(
     {
@@ -125,6 +134,10 @@ def _schema_errors(settings: Mapping[str, Any]) -> list[str]:
         if error.validator == "additionalProperties" and not error.path:
             for key in sorted(set(settings) - set(known)):
                 if key.startswith("vault_"):
+                    continue
+                if key in RENAMED:
+                    new, why = RENAMED[key]
+                    messages.append(f"{key}: renamed to {new} ({why}); set {new} instead")
                     continue
                 hint = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
                 suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""

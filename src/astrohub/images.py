@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 import yaml
@@ -545,7 +545,15 @@ def ecr_login_command(registry: str) -> list[str]:
     return ["docker", "login", "--username", "AWS", "--password-stdin", f"https://{registry}"]
 
 
-def ecr_login(registry: str, runner: Runner = run_command, ecr_client: Any = None) -> None:  # noqa: ANN401
+class EcrClient(Protocol):
+    """The one ECR call :func:`ecr_login` makes (a boto3 ``ecr`` client has it)."""
+
+    def get_authorization_token(self, *, registryIds: list[str]) -> Mapping[str, Any]: ...
+
+
+def ecr_login(
+    registry: str, runner: Runner = run_command, ecr_client: EcrClient | None = None
+) -> None:
     """``docker login`` to ECR with a token from ``ecr:GetAuthorizationToken``.
 
     The same as ``aws ecr get-login-password | docker login --password-stdin``, without
@@ -739,27 +747,39 @@ def _lock_diff(image: ImageSpec, fresh: str) -> str:
 
 
 def check_lock(
-    image: ImageSpec, *, uv: str | None = None, env: Mapping[str, str] | None = None
+    image: ImageSpec,
+    *,
+    uv: str | None = None,
+    env: Mapping[str, str] | None = None,
+    confirm_online: bool = True,
 ) -> str:
     """A unified diff from ``requirements.txt`` to a fresh resolution; empty if current.
 
-    Network-free when uv's cache reproduces the lock; otherwise (cache cold, or too old
-    to see everything up to ``exclude_newer``) the verdict comes from the package index.
+    Network-free when uv's cache reproduces the lock. Otherwise (cache cold, or too old
+    to see everything up to ``exclude_newer``) the verdict comes from the package index,
+    unless ``confirm_online`` is false and the cache could answer.
     """
     with tempfile.TemporaryDirectory(prefix=f"astrohub-lock-{image.name}-") as tmp:
         output = Path(tmp) / "requirements.txt"
         diff = _lock_diff(image, compile_lock(image, output, uv=uv, env=env, offline_first=True))
-        if diff:
+        if diff and confirm_online:
             diff = _lock_diff(image, compile_lock(image, output, uv=uv, env=env))
     return diff
 
 
 def write_lock(
-    image: ImageSpec, *, uv: str | None = None, env: Mapping[str, str] | None = None
+    image: ImageSpec,
+    *,
+    uv: str | None = None,
+    env: Mapping[str, str] | None = None,
+    offline_first: bool = False,
 ) -> bool:
-    """Re-lock ``requirements.txt`` in place from the package index; True if it changed."""
+    """Re-lock ``requirements.txt`` in place (from the package index unless
+    ``offline_first``, see :func:`compile_lock`); True if it changed."""
     with tempfile.TemporaryDirectory(prefix=f"astrohub-lock-{image.name}-") as tmp:
-        fresh = compile_lock(image, Path(tmp) / "requirements.txt", uv=uv, env=env)
+        fresh = compile_lock(
+            image, Path(tmp) / "requirements.txt", uv=uv, env=env, offline_first=offline_first
+        )
     current = image.requirements_txt.read_text("utf-8") if image.requirements_txt.exists() else ""
     if fresh == current:
         return False
@@ -825,6 +845,25 @@ def image_python(version: str) -> str:
     )
 
 
+def pip_check(
+    python: Path, *, uv: str | None = None, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``pip check`` of the environment of ``python``.
+
+    The environments hold exactly the lock, without pip of their own (an unlocked,
+    seeded pip/setuptools/wheel could itself break the check), so this runs this
+    Python's pip against them (``pip --python``); ``uv pip check`` if there is none.
+    """
+    has_pip = subprocess.run(
+        [sys.executable, "-m", "pip", "--version"], capture_output=True, check=False
+    )
+    if has_pip.returncode == 0:
+        argv = [sys.executable, "-m", "pip", "--python", str(python), "check"]
+    else:
+        argv = [uv or uv_executable(), "pip", "check", "--python", str(python)]
+    return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+
+
 @contextlib.contextmanager
 def _exclusive(lock_path: Path) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
@@ -846,8 +885,8 @@ def ensure_env(
 ) -> ImageEnv:
     """Install the image's lock into ``<env_root>/<name>-<lock hash>/``, or reuse it.
 
-    ``uv venv --seed`` (pip included, for ``pip check``) and ``uv pip sync`` of the
-    lock with ``--require-hashes`` and wheels only, like the Dockerfile. uv's cache
+    ``uv venv`` and ``uv pip sync`` of the lock with ``--require-hashes`` and wheels
+    only, like the Dockerfile, then :func:`pip_check`. uv's cache
     makes a re-install take seconds; an environment that finished installing is
     reused as it is. Other environments of the same image (older locks) are removed.
     """
@@ -870,7 +909,6 @@ def ensure_env(
                 uv,
                 "venv",
                 "--clear",
-                "--seed",
                 "--no-config",
                 "--python",
                 interpreter,
@@ -897,13 +935,7 @@ def ensure_env(
             None,
             env,
         )
-        check = subprocess.run(
-            [str(target / "bin" / "python"), "-m", "pip", "check"],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-        )
+        check = pip_check(target / "bin" / "python", uv=uv, env=env)
         if check.returncode != 0:
             raise ImageEnvError(f"pip check failed in {target}:\n{check.stdout}{check.stderr}")
         marker.write_text(

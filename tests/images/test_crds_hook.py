@@ -26,6 +26,8 @@ UID, GID = 1000, 100
 def dirs() -> Iterator[dict[str, Path]]:
     """A shared cache (root-owned, read-only) and a home owned by the notebook user,
     under a directory the unprivileged user can traverse (pytest's tmp is root-only)."""
+    if os.geteuid() != 0:
+        pytest.fail("the hook tests switch to uid 1000 with setpriv and need root")
     base = Path(tempfile.mkdtemp(prefix="astrohub-crds-hook-", dir="/tmp"))
     base.chmod(0o755)
     shared = base / "shared"

@@ -4,12 +4,15 @@ pipeline fits a synthetic ramp offline, and the HST packages import and find hst
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from image_support import HERE, IMAGE_NAMES, IMAGES_DIR, offline_env, run_result
+import yaml
+from image_support import HERE, IMAGE_NAMES, IMAGES_DIR, index_env, offline_env, run_result
 
 from astrohub import images
 
@@ -34,11 +37,10 @@ def test_env_is_installed_from_the_lock_under_build(
 @pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_pip_check_is_clean(name: str, image_env: Callable[[str], images.ImageEnv]) -> None:
     env = image_env(name)
-    proc = subprocess.run(
-        [str(env.python), "-m", "pip", "check"], capture_output=True, text=True, check=False
-    )
+    proc = images.pip_check(env.python)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No broken requirements found" in proc.stdout
+    assert proc.args[:4] == [sys.executable, "-m", "pip", "--python"]
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
@@ -123,3 +125,43 @@ def test_hst_imports_and_offline_crds(
     assert "calcos.calcos" in result["entry_points"]
     assert "drizzlepac.astrodrizzle.AstroDrizzle" in result["entry_points"]
     assert result["crds_context"] == "hst_0000.pmap"
+
+
+def test_ensure_env_reuses_rebuilds_and_prunes(tmp_path: Path) -> None:
+    """A tiny image (one small package) through ensure_env: installed once, reused, rebuilt
+    when the install did not finish, and older locks of the same image removed."""
+    image_dir = tmp_path / "images" / "tiny"
+    shutil.copytree(IMAGES_DIR / "hst", image_dir)
+    spec = yaml.safe_load((image_dir / "image.yml").read_text())
+    spec.update(name="tiny", repository="tiny", display_name="Tiny")
+    spec.pop("headline_package")
+    (image_dir / "image.yml").write_text(yaml.safe_dump(spec))
+    (image_dir / "requirements.in").write_text("six\n")
+    image = images.load_image(image_dir, require_lock=False)
+    images.write_lock(image, env=index_env(), offline_first=True)
+    image = images.load_image(image_dir)
+
+    env_root = tmp_path / "envs"
+    stale = env_root / "tiny-0123456789ab"
+    other = env_root / "tinyish-0123456789ab"
+    stale.mkdir(parents=True)
+    other.mkdir()
+
+    first = images.ensure_env(image, env_root, env=index_env())
+    assert first.created and first.path == env_root / f"tiny-{image.lock_hash}"
+    assert not stale.exists(), "an older lock's environment of the same image is removed"
+    assert other.exists(), "another image's environment is left alone"
+    check = subprocess.run(
+        [str(first.python), "-c", "import six; print(six.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert check.stdout.strip() == image.pins()["six"]
+
+    again = images.ensure_env(image, env_root, env=index_env())
+    assert not again.created
+
+    (first.path / ".astrohub-env.json").unlink()  # as if the install had been interrupted
+    rebuilt = images.ensure_env(image, env_root, env=index_env())
+    assert rebuilt.created and (rebuilt.path / ".astrohub-env.json").is_file()

@@ -10,6 +10,7 @@ import pytest
 from astrohub.emulator import Emulator
 from astrohub.runner import PlaybookResult, run_playbook
 
+
 @pytest.fixture
 def clean_emulator(aws_emulator: Emulator) -> Iterator[Emulator]:
     """The session emulator with nothing in it and its call counter at zero."""

@@ -74,7 +74,9 @@ class TestDeploy:
         routes = ec2.describe_route_tables(
             Filters=[{"Name": "association.subnet-id", "Values": [s["SubnetId"] for s in private]}]
         )["RouteTables"]
-        defaults = [r for t in routes for r in t["Routes"] if r["DestinationCidrBlock"] == "0.0.0.0/0"]
+        defaults = [
+            r for t in routes for r in t["Routes"] if r["DestinationCidrBlock"] == "0.0.0.0/0"
+        ]
         assert defaults and all(r.get("NatGatewayId", "").startswith("nat-") for r in defaults)
         igw = ec2.describe_internet_gateways(
             Filters=[{"Name": "attachment.vpc-id", "Values": [vpc[0]["VpcId"]]}]

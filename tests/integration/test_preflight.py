@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from astrohub.emulator import Emulator
@@ -22,7 +23,9 @@ def preflight_runs(
     aws_emulator.reset()
 
     def run(bad: BadConfig) -> PlaybookResult:
-        extra = {k: (str(private_key) if v == "{private_key}" else v) for k, v in bad.settings.items()}
+        extra = {
+            k: (str(private_key) if v == "{private_key}" else v) for k, v in bad.settings.items()
+        }
         return playbook("deploy.yml", extra_vars=extra)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
@@ -58,9 +61,9 @@ def test_secret_of_wrong_type_is_hidden(preflight_runs: dict[str, PlaybookResult
 
 @pytest.mark.parametrize("name", PLAYBOOKS)
 def test_every_playbook_starts_with_the_preflight(name: str, playbook, clean_emulator) -> None:
-    result = playbook(name, extra_vars={"namespace": "Nope"}, tags=["all-fixtures"])
+    result = playbook(name, extra_vars={"deployment_namespace": "Nope"}, tags=["all-fixtures"])
     assert result.returncode != 0
-    assert "namespace: expected a DNS label" in "\n".join(result.failures)
+    assert "deployment_namespace: expected a DNS label" in "\n".join(result.failures)
     assert clean_emulator.calls() == {}
 
 

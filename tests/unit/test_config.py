@@ -19,7 +19,9 @@ GROUP_VARS = yaml.safe_load((REPO / "group_vars/all/main.yml").read_text())
 def site_settings(tmp_path: Path) -> dict[str, Any]:
     """What an operator must add to the defaults: SSH networks, a key, the OAuth secrets."""
     key = tmp_path / "id_ed25519.pub"
-    key.write_text("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJVxl9gLksw2jxnFNet2dq8PxzbG6CN6OplCk1qfMem x\n")
+    key.write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPJVxl9gLksw2jxnFNet2dq8PxzbG6CN6OplCk1qfMem x\n"
+    )
     return {
         **GROUP_VARS,
         "state_store_bucket": "astrohub-kops-state",  # templated by Ansible in real runs
@@ -86,7 +88,9 @@ def test_secret_values_are_never_echoed(site_settings: dict[str, Any]) -> None:
 
 
 def test_every_problem_is_reported_at_once(site_settings: dict[str, Any]) -> None:
-    report = config.check({**site_settings, "namespace": "X", "network_az_count": 9, "typo": 1})
+    report = config.check(
+        {**site_settings, "deployment_namespace": "X", "network_az_count": 9, "typo": 1}
+    )
     assert len(report.errors) == 3
 
 
@@ -97,8 +101,12 @@ def test_old_runtimes_are_refused(site_settings: dict[str, Any]) -> None:
 
 
 def test_ansible_magic_variables_are_not_settings() -> None:
-    host_vars = {"inventory_hostname": "x", "ansible_connection": "local", "namespace": "a"}
-    assert config.operator_settings(host_vars) == {"namespace": "a"}
+    host_vars = {
+        "inventory_hostname": "x",
+        "ansible_connection": "local",
+        "deployment_namespace": "a",
+    }
+    assert config.operator_settings(host_vars) == {"deployment_namespace": "a"}
 
 
 @pytest.mark.parametrize(("text", "version"), [("2.19.14", (2, 19, 14)), ("2.20.0rc1", (2, 20, 0))])

@@ -326,5 +326,5 @@ def test_policy_statement_with_unmet_condition_does_not_apply(aws_emulator: Emul
     # ...while a Deny whose condition holds, or that has none, still denies.
     for condition in ({"Bool": {"aws:SecureTransport": "true"}}, None):
         s3.put_bucket_policy(Bucket=bucket, Policy=deny(condition))
-        with pytest.raises(ClientError, match="Forbidden|AccessDenied"):
+        with pytest.raises(ClientError, match=r"Forbidden|AccessDenied"):
             s3.put_object(Bucket=bucket, Key="denied", Body=b"x")

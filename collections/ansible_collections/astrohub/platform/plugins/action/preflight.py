@@ -30,7 +30,7 @@ class ActionModule(ActionBase):
         for key, raw in config.operator_settings(task_vars).items():
             try:
                 settings[key] = self._templar.template(raw)
-            except Exception as exc:  # noqa: BLE001 - any templating failure is the operator's
+            except Exception as exc:
                 errors.append(f"{key}: its value cannot be templated ({type(exc).__name__})")
         settings.update(extra)
 

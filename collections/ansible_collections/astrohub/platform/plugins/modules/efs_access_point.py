@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 DOCUMENTATION = r"""
 module: efs_access_point
 short_description: Manage an EFS access point, idempotent by its Name tag
@@ -40,7 +42,9 @@ options:
         type: int
         required: true
   root_directory:
-    description: The directory clients see as C(/); created with O(root_owner_uid), O(root_owner_gid), O(root_permissions) when missing.
+    description:
+      - The directory clients see as C(/).
+      - EFS creates it with O(root_owner_uid), O(root_owner_gid), O(root_permissions) when missing.
     type: str
     default: /
   root_owner_uid:
@@ -98,7 +102,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
 )
 
 
-def find(client, fs_id: str, name: str) -> dict | None:
+def find(client: Any, fs_id: str, name: str) -> dict | None:
     paginator = client.get_paginator("describe_access_points")
     for page in paginator.paginate(FileSystemId=fs_id):
         for point in page["AccessPoints"]:
@@ -131,7 +135,7 @@ def mismatches(point: dict, spec: dict) -> list[str]:
     return problems
 
 
-def sync_tags(module, client, point: dict, tags: dict) -> bool:
+def sync_tags(module: Any, client: Any, point: dict, tags: dict) -> bool:
     have = boto3_tag_list_to_ansible_dict(point.get("Tags", []))
     add = {k: v for k, v in tags.items() if have.get(k) != v}
     remove = [k for k in have if k not in tags]
@@ -139,7 +143,9 @@ def sync_tags(module, client, point: dict, tags: dict) -> bool:
         return False
     if not module.check_mode:
         if add:
-            client.tag_resource(ResourceId=point["AccessPointId"], Tags=ansible_dict_to_boto3_tag_list(add))
+            client.tag_resource(
+                ResourceId=point["AccessPointId"], Tags=ansible_dict_to_boto3_tag_list(add)
+            )
         if remove:
             client.untag_resource(ResourceId=point["AccessPointId"], TagKeys=remove)
     return True

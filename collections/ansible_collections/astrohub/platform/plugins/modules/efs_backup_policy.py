@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 DOCUMENTATION = r"""
 module: efs_backup_policy
 short_description: Turn automatic AWS Backup of an EFS file system on or off
@@ -50,7 +52,7 @@ except ImportError:
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
 
-def current_status(client, file_system_id: str) -> str:
+def current_status(client: Any, file_system_id: str) -> str:
     try:
         policy = client.describe_backup_policy(FileSystemId=file_system_id)
     except botocore.exceptions.ClientError as error:

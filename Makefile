@@ -1,0 +1,68 @@
+# astrohub: the two commands a newcomer runs are `make demo` and `make test`; both set up
+# everything they need (a virtualenv from requirements.lock) on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# uv installs the lock; its own version is pinned here and in requirements.lock.
+UV_VERSION := 0.13.8
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Tests and the demo stay on loopback: a proxy that goes nowhere, except for 127.0.0.1.
+OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
+
+PLAYBOOKS := $(wildcard playbooks/*.yml)
+ROLES := $(notdir $(wildcard roles/*))
+
+.PHONY: help demo test lint syntax unit integration molecule bench lock venv clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv from requirements.lock
+
+demo: venv ## the platform against a local AWS emulator (no AWS account needed)
+	$(BIN)/python -m astrohub.demo
+
+test: lint syntax unit integration molecule ## every check (CI runs exactly this)
+
+lint: venv ## ruff and ansible-lint (production profile, offline)
+	$(BIN)/ruff check src tests collections
+	$(BIN)/ruff format --check src tests collections
+	$(BIN)/ansible-lint --offline --profile production
+
+syntax: venv ## ansible-playbook --syntax-check of every playbook with both inventories
+	@for pb in $(PLAYBOOKS); do \
+	  $(BIN)/ansible-playbook -i hosts.example --syntax-check $$pb >/dev/null; \
+	  $(BIN)/ansible-playbook -i inventories/local --syntax-check $$pb >/dev/null; \
+	  echo "syntax ok: $$pb"; \
+	done
+
+unit: venv ## fast tests: config contract, emulator, logic
+	$(OFFLINE) $(BIN)/pytest tests/unit
+
+integration: venv ## the real playbooks against the emulator
+	$(OFFLINE) $(BIN)/pytest tests/integration
+
+molecule: venv ## each role's molecule scenario against the emulator
+	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)
+
+bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/bench.json)
+	$(OFFLINE) $(BIN)/python -m astrohub.bench
+
+lock: venv ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
+	  --generate-hashes -o requirements.lock
+
+clean: ## remove build output and the virtualenv
+	rm -rf build $(VENV)

@@ -1,0 +1,128 @@
+"""`make demo`: the real playbooks against a local AWS emulator, then a summary of what exists.
+
+Starts the emulator on loopback, runs playbooks/deploy.yml with inventories/local/, and prints
+what the deployment made, read back from the emulator with boto3. With a terminal attached it
+keeps the emulator up until Ctrl-C so the state can be explored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from astrohub.emulator import Emulator
+from astrohub.runner import run_playbook
+
+TAG = "astrohub:deployment"
+LOCAL_NAMESPACE = "astrohub-demo"
+
+
+def _client(endpoint: str, service: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+
+
+def _tags(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags") or []}
+
+
+def summary(endpoint: str, namespace: str = LOCAL_NAMESPACE) -> list[str]:
+    """Human lines describing the deployment's AWS resources, read from the endpoint."""
+    ec2, efs, s3, iam = (_client(endpoint, s) for s in ("ec2", "efs", "s3", "iam"))
+    tagged = [{"Name": f"tag:{TAG}", "Values": [namespace]}]
+    lines: list[str] = []
+    for vpc in ec2.describe_vpcs(Filters=tagged)["Vpcs"]:
+        subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])
+        kinds: dict[bool, list[str]] = {True: [], False: []}
+        for subnet in sorted(subnets["Subnets"], key=lambda s: s["AvailabilityZone"]):
+            kinds[subnet["MapPublicIpOnLaunch"]].append(
+                f"{subnet['AvailabilityZone']} {subnet['CidrBlock']}"
+            )
+        nats = [n for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+                if n["State"] == "available"]  # fmt: skip
+        lines += [
+            f"VPC         {vpc['VpcId']} {vpc['CidrBlock']}",
+            f"  public    {', '.join(kinds[True])}",
+            f"  private   {', '.join(kinds[False])}",
+            f"  NAT       {len(nats)} gateway(s)",
+        ]
+    for reservation in ec2.describe_instances(Filters=tagged)["Reservations"]:
+        for node in reservation["Instances"]:
+            if node["State"]["Name"] == "terminated":
+                continue
+            profile = node.get("IamInstanceProfile", {}).get("Arn", "").rsplit("/", 1)[-1]
+            lines.append(
+                f"CI node     {node['InstanceId']} {node['InstanceType']} {node['State']['Name']}"
+                f" (profile {profile}, key {node.get('KeyName')})"
+            )
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]
+             if r["RoleName"].startswith(f"{namespace}-")]  # fmt: skip
+    for role in roles:
+        attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+        names = ", ".join(p["PolicyName"] for p in attached)
+        lines.append(f"IAM role    {role} -> {names}")
+    for bucket in s3.list_buckets()["Buckets"]:
+        if not bucket["Name"].startswith(f"{namespace}-"):
+            continue
+        versioning = s3.get_bucket_versioning(Bucket=bucket["Name"]).get("Status", "off")
+        lines.append(f"S3 bucket   {bucket['Name']} (versioning {versioning}, encrypted, private)")
+    for fs in efs.describe_file_systems()["FileSystems"]:
+        if _tags(fs).get(TAG) != namespace:
+            continue
+        fs_id = fs["FileSystemId"]
+        targets = efs.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+        backup = efs.describe_backup_policy(FileSystemId=fs_id)["BackupPolicy"]["Status"]
+        lines.append(
+            f"EFS         {fs_id} encrypted={fs['Encrypted']} backup={backup} "
+            f"mount targets={len(targets)}"
+        )
+        for point in efs.describe_access_points(FileSystemId=fs_id)["AccessPoints"]:
+            info = point["RootDirectory"].get("CreationInfo", {})
+            lines.append(
+                f"  access pt {point['AccessPointId']} {point['RootDirectory']['Path']} "
+                f"uid={info.get('OwnerUid')} gid={info.get('OwnerGid')}"
+            )
+    return lines
+
+
+def _wait_for_interrupt(stop: Callable[[], None]) -> None:
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    done.wait()
+    stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--no-wait", action="store_true", help="exit after the summary")
+    args = parser.parse_args(argv)
+
+    emulator = Emulator().start()
+    print(f"==> AWS emulator on {emulator.url} (moto, loopback only; no AWS account used)")
+    print("==> ansible-playbook -i inventories/local playbooks/deploy.yml")
+    result = run_playbook("deploy.yml", emulator.url, structured=False)
+    if result.returncode != 0:
+        emulator.stop()
+        print("==> deploy failed; see the output above", file=sys.stderr)
+        return result.returncode
+    calls = emulator.calls()
+    print(f"\n==> What the deployment made ({sum(calls.values())} AWS API calls):")
+    for line in summary(emulator.url):
+        print("    " + line)
+    if args.no_wait or not sys.stdin.isatty():
+        emulator.stop()
+        return 0
+    print(f"\n==> The emulator stays up at {emulator.url} (AWS_ENDPOINT_URL); Ctrl-C to stop.")
+    _wait_for_interrupt(emulator.stop)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
