@@ -14,10 +14,15 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Tests and the demo stay on loopback: a proxy that goes nowhere, except for 127.0.0.1.
 OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
 
+# Debian packages the checks need (shellcheck lints the images' scripts).
+APT_PACKAGES := shellcheck
+ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
+
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 ROLES := $(notdir $(wildcard roles/*))
 
-.PHONY: help demo test lint syntax unit integration molecule bench lock venv clean
+.PHONY: help demo test lint syntax unit integration molecule images-test bench lock venv \
+	system-deps clean images-lock images images-push
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,10 +36,22 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 venv: $(VENV)/.installed ## create the virtualenv from requirements.lock
 
+# configurable-http-proxy for the local hubs, pinned in package-lock.json.
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+system-deps: ## Debian packages the checks need (installed once, with apt-get)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 demo: venv ## the platform against a local AWS emulator (no AWS account needed)
 	$(BIN)/python -m astrohub.demo
 
-test: lint syntax unit integration molecule ## every check (CI runs exactly this)
+test: lint syntax unit integration molecule images-test ## every check (CI runs exactly this)
 
 lint: venv ## ruff and ansible-lint (production profile, offline)
 	$(BIN)/ruff check src tests collections
@@ -57,6 +74,18 @@ integration: venv ## the real playbooks against the emulator
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)
 
+images-test: venv node_modules/.installed system-deps ## science images without Docker: locks, envs, checks
+	$(OFFLINE) $(BIN)/pytest tests/images
+
+images-lock: venv ## re-lock images/*/requirements.in (needs PyPI)
+	$(BIN)/python -m astrohub.images lock
+
+images: venv ## docker buildx build + smoke test of every image (needs Docker)
+	$(BIN)/python -m astrohub.images build $(if $(ECR_REGISTRY),--registry $(ECR_REGISTRY))
+
+images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS credentials)
+	$(BIN)/python -m astrohub.images push --registry $(ECR_REGISTRY)
+
 bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/bench.json)
 	$(OFFLINE) $(BIN)/python -m astrohub.bench
 
@@ -64,5 +93,5 @@ lock: venv ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
 	  --generate-hashes -o requirements.lock
 
-clean: ## remove build output and the virtualenv
-	rm -rf build $(VENV)
+clean: ## remove build output, node_modules and the virtualenv
+	rm -rf build node_modules $(VENV)

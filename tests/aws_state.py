@@ -13,7 +13,7 @@ NAMESPACE = "astrohub-demo"  # the local inventory's namespace
 def clients(endpoint: str) -> dict[str, Any]:
     kw = {"endpoint_url": endpoint, "region_name": "us-east-1",
           "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
-    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam")}
+    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam", "ecr")}
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
@@ -61,6 +61,8 @@ def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
         targets = efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]
         mount_targets |= {m["MountTargetId"] for m in targets}
     state["mount_target"] = mount_targets
+    state["ecr"] = {r["repositoryName"] for r in c["ecr"].describe_repositories()["repositories"]
+                    if r["repositoryName"].startswith(f"{namespace}/")}  # fmt: skip
     return state
 
 

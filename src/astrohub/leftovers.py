@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 TAG_KEY = "astrohub:deployment"
-SCOPES = ("efs", "ci", "s3", "network")
+SCOPES = ("efs", "ci", "s3", "ecr", "network")
 
 Client = Any  # a boto3 client; botocore builds them dynamically, so no static type exists
 Finder = Callable[[Callable[[str], Client], str, dict[str, str]], list[str]]
@@ -95,7 +95,18 @@ def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, 
     return found
 
 
-FINDERS: dict[str, Finder] = {"efs": _efs, "ci": _ci, "s3": _s3, "network": _network}
+def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+    ecr = clients("ecr")
+    return [
+        f"ecr repository {r['repositoryName']}"
+        for r in ecr.describe_repositories()["repositories"]
+        if r["repositoryName"].startswith(f"{namespace}/")
+    ]
+
+
+FINDERS: dict[str, Finder] = {
+    "efs": _efs, "ci": _ci, "s3": _s3, "ecr": _ecr, "network": _network,
+}  # fmt: skip
 
 
 def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:

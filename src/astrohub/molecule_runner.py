@@ -23,20 +23,24 @@ def run_scenario(role: str, endpoint: str, log_dir: Path) -> tuple[str, int, flo
     env["ASTROHUB_REPO"] = str(REPO)
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     log = log_dir / f"{role}.log"
+    molecule = [str(Path(sys.executable).with_name("molecule")), "--base-config", str(BASE_CONFIG)]
     start = time.monotonic()
     with log.open("w") as out:
-        proc = subprocess.run(
-            [str(Path(sys.executable).with_name("molecule")), "--base-config", str(BASE_CONFIG),
-             "test"],
-            cwd=REPO / "roles" / role, env=env, stdout=out, stderr=subprocess.STDOUT, check=False,
-        )  # fmt: skip
+        # reset: molecule keeps "prepared" state between runs; every run must start clean.
+        for step in ("reset", "test"):
+            proc = subprocess.run(
+                [*molecule, step], cwd=REPO / "roles" / role, env=env, stdout=out,
+                stderr=subprocess.STDOUT, check=False,
+            )  # fmt: skip
+            if proc.returncode:
+                break
     return role, proc.returncode, time.monotonic() - start
 
 
 def main(argv: list[str] | None = None) -> int:
     roles = argv if argv is not None else sys.argv[1:]
-    roles = roles or sorted(p.parent.parent.parent.name
-                            for p in REPO.glob("roles/*/molecule/default/molecule.yml"))  # fmt: skip
+    scenarios = REPO.glob("roles/*/molecule/default/molecule.yml")
+    roles = roles or sorted(p.parent.parent.parent.name for p in scenarios)
     missing = [r for r in roles if not (REPO / "roles" / r / "molecule/default").is_dir()]
     if missing:
         print(f"roles without a molecule scenario: {', '.join(missing)}", file=sys.stderr)

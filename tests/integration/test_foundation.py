@@ -180,8 +180,18 @@ class TestDeploy:
         expected = {"vpc": 1, "subnet": 6, "igw": 1, "nat": 1, "eip": 1, "route_table": 2,
                     "security_group": 3, "instance": 1, "key_pair": 1, "efs": 1,
                     "access_point": 1, "mount_target": 3, "bucket": 1, "iam_role": 1,
-                    "iam_profile": 1, "iam_policy": 1}  # fmt: skip
+                    "iam_profile": 1, "iam_policy": 1, "ecr": 2}  # fmt: skip
         assert {k: len(v) for k, v in state.items()} == expected
+
+
+    def test_science_images_have_scanned_tagged_repositories(self, deployed, aws_emulator):
+        ecr = clients(aws_emulator.url)["ecr"]
+        repos = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
+        assert set(repos) == {f"{NAMESPACE}/jwst", f"{NAMESPACE}/hst"}
+        for repo in repos.values():
+            assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+            tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+            assert {"Key": TAG, "Value": NAMESPACE} in tags
 
 
 class TestTeardown:

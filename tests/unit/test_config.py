@@ -12,7 +12,11 @@ from astrohub import config
 from bad_configs import BAD_CONFIGS, PRIVATE_KEY_MARKER, BadConfig
 
 REPO = Path(__file__).resolve().parents[2]
-GROUP_VARS = yaml.safe_load((REPO / "group_vars/all/main.yml").read_text())
+GROUP_VARS = {
+    key: value
+    for path in sorted((REPO / "group_vars/all").glob("*.yml"))
+    for key, value in (yaml.safe_load(path.read_text()) or {}).items()
+}
 
 
 @pytest.fixture
@@ -29,6 +33,7 @@ def site_settings(tmp_path: Path) -> dict[str, Any]:
         "ci_node_ssh_public_key_file": str(key),
         "github_client_id": "Iv1.abc",
         "github_client_secret": "not-a-real-secret",
+        "kops_sha256": "0" * 64,
     }
 
 
@@ -40,7 +45,7 @@ def with_private_key(settings: dict[str, Any], tmp_path: Path) -> dict[str, Any]
 
 def test_group_vars_list_every_setting_with_the_schema_default() -> None:
     defaults = config.defaults()
-    assert set(GROUP_VARS) == set(defaults), "group_vars/all/main.yml and the schema differ"
+    assert set(GROUP_VARS) == set(defaults), "group_vars/all/*.yml and the schema differ"
     for key, value in defaults.items():
         assert GROUP_VARS[key] == value or "{{" in str(GROUP_VARS[key]), key
 
@@ -112,3 +117,9 @@ def test_ansible_magic_variables_are_not_settings() -> None:
 @pytest.mark.parametrize(("text", "version"), [("2.19.14", (2, 19, 14)), ("2.20.0rc1", (2, 20, 0))])
 def test_parse_version(text: str, version: tuple[int, ...]) -> None:
     assert config.parse_version(text) == version
+
+
+def test_real_deploy_needs_the_kops_checksum(site_settings: dict[str, Any]) -> None:
+    report = config.check({**site_settings, "kops_sha256": ""})
+    assert any(e.startswith("kops_sha256: required to install kops") for e in report.errors)
+    assert config.check({**site_settings, "kops_sha256": "", "plan_only": True}).ok

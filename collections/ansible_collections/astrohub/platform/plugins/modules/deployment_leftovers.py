@@ -25,7 +25,7 @@ options:
     description: Which parts to look at.
     type: list
     elements: str
-    choices: [efs, ci, s3, network]
+    choices: [efs, ci, s3, ecr, network]
     required: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
