@@ -183,7 +183,6 @@ class TestDeploy:
                     "iam_profile": 1, "iam_policy": 1, "ecr": 2}  # fmt: skip
         assert {k: len(v) for k, v in state.items()} == expected
 
-
     def test_science_images_have_scanned_tagged_repositories(self, deployed, aws_emulator):
         ecr = clients(aws_emulator.url)["ecr"]
         repos = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
