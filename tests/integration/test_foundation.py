@@ -166,9 +166,14 @@ class TestDeploy:
             assert sgs["SecurityGroups"] == [groups[f"{NAMESPACE}-efs-mount-targets"]["GroupId"]]
 
     def test_access_point_creates_home_as_uid_1000_gid_100(self, deployed, aws) -> None:
-        points = aws["efs"].describe_access_points()["AccessPoints"]
-        assert len(points) == 1
-        point = points[0]
+        points = {
+            tags_of(p)["Name"]: p for p in aws["efs"].describe_access_points()["AccessPoints"]
+        }
+        assert set(points) == {f"{NAMESPACE}-home", f"{NAMESPACE}-hub-db"}
+        hub_db = points[f"{NAMESPACE}-hub-db"]
+        assert hub_db["RootDirectory"]["Path"] == "/hub-db"
+        assert hub_db["PosixUser"]["Uid"] == 1000 and hub_db["PosixUser"]["Gid"] == 1000
+        point = points[f"{NAMESPACE}-home"]
         assert point["RootDirectory"]["Path"] == "/home"
         assert point["RootDirectory"]["CreationInfo"] == {
             "OwnerUid": 1000, "OwnerGid": 100, "Permissions": "0755"}  # fmt: skip
@@ -179,7 +184,7 @@ class TestDeploy:
         state = snapshot(aws_emulator.url, NAMESPACE)
         expected = {"vpc": 1, "subnet": 6, "igw": 1, "nat": 1, "eip": 1, "route_table": 2,
                     "security_group": 3, "instance": 1, "key_pair": 1, "efs": 1,
-                    "access_point": 1, "mount_target": 3, "bucket": 1, "iam_role": 1,
+                    "access_point": 2, "mount_target": 3, "bucket": 1, "iam_role": 1,
                     "iam_profile": 1, "iam_policy": 1, "ecr": 2}  # fmt: skip
         assert {k: len(v) for k, v in state.items()} == expected
 

@@ -1,0 +1,235 @@
+"""The JupyterHub Helm chart, offline: load it, compose and check values, render manifests.
+
+Rendering uses helm-python (Helm's own Go engine through a C library), so no helm binary and
+no cluster are needed. Two things Helm would not do for us:
+
+* z2jh 4.4.0's source tree ships its values schema as ``values.schema.yaml``; Helm reads only
+  ``values.schema.json``, so :func:`validate_values` checks the merged values with jsonschema.
+* Rendering is not repeatable by itself: with no cluster to ``lookup`` the existing hub Secret
+  in, the chart generates fresh random secrets each time. :func:`unpinned_secrets` names the
+  values that must be set for a render to be byte-identical (a stable plan diff).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import helm_python
+import jsonschema
+import yaml
+
+from astrohub.manifests import dotted_path, one_line
+
+CHART_REPO = "https://hub.jupyter.org/helm-chart/"
+FIXTURE_HINT = "tests use ../shared/fixtures/charts/jupyterhub-4.4.0/"
+
+# Values the z2jh chart fills with random strings when they are unset (and no cluster is there
+# to look the previous ones up in); see templates/hub/_helpers-passwords.tpl.
+GENERATED_SECRETS = (
+    "hub.config.ConfigurableHTTPProxy.auth_token",
+    "hub.config.JupyterHub.cookie_secret",
+    "hub.config.CryptKeeper.keys",
+)
+
+_SCHEMA_FILES = ("values.schema.json", "values.schema.yaml")
+# Helm splits a template's output into documents at lines starting with ---.
+_DOC_SEPARATOR = re.compile(r"^---[^\n]*$", re.MULTILINE)
+_LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
+
+
+class ChartError(Exception):
+    """The chart could not be found, read or rendered."""
+
+
+def load_chart(path: Path) -> helm_python.Chart:
+    """Load a chart directory or packaged ``.tgz``."""
+    path = Path(path)
+    if not path.exists():
+        raise ChartError(
+            f"chart not found at {path}: the deploy downloads it from {CHART_REPO}; {FIXTURE_HINT}"
+        )
+    try:
+        return helm_python.Chart.load(path)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"chart at {path} could not be loaded: {exc}") from exc
+
+
+def chart_version(chart: helm_python.Chart) -> str:
+    """The chart's own version (a source tree says ``0.0.1-set.by.chartpress``)."""
+    return chart.version
+
+
+def app_version(chart: helm_python.Chart) -> str | None:
+    """The application (JupyterHub) version the chart declares, if any."""
+    value = chart.metadata.get("appVersion")
+    return None if value is None else str(value)
+
+
+def chart_values_schema(path: Path) -> dict[str, Any]:
+    """The chart's values schema: values.schema.json if present, else values.schema.yaml."""
+    path = Path(path)
+    if path.is_dir():
+        for name in _SCHEMA_FILES:
+            if (path / name).is_file():
+                return _parse_schema(name, (path / name).read_text(encoding="utf-8"), path)
+    elif path.is_file():
+        found = _schemas_in_archive(path)
+        for name in _SCHEMA_FILES:
+            if name in found:
+                return _parse_schema(name, found[name], path)
+    else:
+        raise ChartError(
+            f"chart not found at {path}: the deploy downloads it from {CHART_REPO}; {FIXTURE_HINT}"
+        )
+    raise ChartError(f"chart at {path} has no {' or '.join(_SCHEMA_FILES)}")
+
+
+def _schemas_in_archive(archive: Path) -> dict[str, str]:
+    """Schema files at the top of the chart in a .tgz (``<chart>/values.schema.*``).
+
+    Members are read, never extracted, so a hostile archive cannot write anywhere.
+    """
+    found: dict[str, str] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar.getmembers():
+                parts = PurePosixPath(member.name).parts
+                if member.isfile() and len(parts) == 2 and parts[1] in _SCHEMA_FILES:
+                    data = tar.extractfile(member)
+                    if data is not None:
+                        found[parts[1]] = data.read().decode("utf-8")
+    except (OSError, tarfile.TarError) as exc:
+        raise ChartError(f"chart archive {archive} could not be read: {exc}") from exc
+    return found
+
+
+def _parse_schema(name: str, text: str, where: Path) -> dict[str, Any]:
+    try:
+        schema = json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise ChartError(f"{name} of the chart at {where} does not parse: {exc}") from exc
+    if not isinstance(schema, dict):
+        raise ChartError(f"{name} of the chart at {where} is not a mapping")
+    return schema
+
+
+def merge_values(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge values layers in order, as Helm merges several ``-f`` files.
+
+    Later layers win; mappings merge recursively; lists and scalars replace. A ``None`` is
+    kept (Helm removes the key only when it meets the chart defaults, see
+    :func:`effective_values`).
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if not isinstance(layer, Mapping):
+            raise TypeError(f"a values layer must be a mapping, got {type(layer).__name__}")
+        merged = _merge_two(merged, layer)
+    return merged
+
+
+def _merge_two(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = {key: copy.deepcopy(value) for key, value in base.items()}
+    for key, value in over.items():
+        current = out.get(key)
+        if isinstance(value, Mapping) and isinstance(current, Mapping):
+            out[key] = _merge_two(current, value)
+        else:
+            out[key] = copy.deepcopy(dict(value) if isinstance(value, Mapping) else value)
+    return out
+
+
+def effective_values(chart: helm_python.Chart, *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a release would run with: chart defaults coalesced with our layers.
+
+    Helm's own coalescing (via helm-python), so a ``None`` in a layer deletes a default exactly
+    as ``helm install`` would. This, not our layers alone, is what the schema must accept.
+    """
+    return chart.merge_values(merge_values(*layers))
+
+
+def validate_values(values: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Schema errors of ``values``, one line each: ``<dotted.path>: <message>``.
+
+    The validator follows the schema's ``$schema`` (z2jh declares draft-07), Draft 7 if absent.
+    """
+    validator_class = jsonschema.validators.validator_for(
+        schema, default=jsonschema.Draft7Validator
+    )
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
+    lines = {
+        f"{dotted_path(error.absolute_path)}: {one_line(error.message)}"
+        for error in validator.iter_errors(values)
+    }
+    return sorted(lines)
+
+
+def unpinned_secrets(values: Mapping[str, Any]) -> list[str]:
+    """Dotted paths of chart-generated secrets ``values`` leaves unset.
+
+    Each one makes a render differ from the last (a new random value), so a repeatable render
+    needs this list empty. ``proxy.secretToken`` and ``hub.cookieSecret`` are the chart's older
+    spellings and count as set.
+    """
+    hub = _mapping(values.get("hub"))
+    config = _mapping(hub.get("config"))
+    legacy = {
+        "hub.config.ConfigurableHTTPProxy.auth_token": _mapping(values.get("proxy")).get(
+            "secretToken"
+        ),
+        "hub.config.JupyterHub.cookie_secret": hub.get("cookieSecret"),
+    }
+    missing = []
+    for path in GENERATED_SECRETS:
+        _, _, section, key = path.split(".")
+        if not _mapping(config.get(section)).get(key) and not legacy.get(path):
+            missing.append(path)
+    for name, service in sorted(_mapping(hub.get("services")).items()):
+        service = _mapping(service)
+        if not (service.get("api_token") or service.get("apiToken")):
+            missing.append(f"hub.services.{name}.api_token")
+    return missing
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def render_chart(
+    chart: helm_python.Chart, values: Mapping[str, Any], *, release: str, namespace: str
+) -> str:
+    """Render the chart to one multi-document YAML string, like ``helm template``.
+
+    Each document is preceded by ``# Source: <template path>``. Documents are ordered by
+    template path (then position in the template), not by Helm's install order, so the text is
+    a stable artifact to diff. NOTES.txt and templates that render to nothing are left out;
+    line endings are normalised to LF (one z2jh template is stored with CRLF).
+
+    Helm applies the chart's default values itself; pass only our layers (or
+    :func:`effective_values`, which renders the same). Byte-identical output across renders
+    also needs :func:`unpinned_secrets` to be empty.
+    """
+    try:
+        rendered = chart.render(
+            merge_values(values), name=release, namespace=namespace, is_install=True
+        )
+    except helm_python.HelmError as exc:
+        raise ChartError(f"chart {chart.name} {chart.version} did not render: {exc}") from exc
+    documents = []
+    for template in sorted(rendered):
+        if PurePosixPath(template).name == "NOTES.txt":
+            continue
+        text = rendered[template].replace("\r\n", "\n")
+        for document in _DOC_SEPARATOR.split(text):
+            # Drop blank lines around the document, but keep the first line's indentation.
+            document = _LEADING_BLANK_LINES.sub("", document).rstrip()
+            if document:
+                documents.append(f"---\n# Source: {template}\n{document}\n")
+    return "".join(documents)
