@@ -11,8 +11,12 @@ NAMESPACE = "astrohub-demo"  # the local inventory's namespace
 
 
 def clients(endpoint: str) -> dict[str, Any]:
-    kw = {"endpoint_url": endpoint, "region_name": "us-east-1",
-          "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # fmt: skip
+    kw = {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
     return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam", "ecr")}
 
 
@@ -28,41 +32,72 @@ def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
     state: dict[str, set[str]] = {
         "vpc": {v["VpcId"] for v in ec2.describe_vpcs(Filters=tagged)["Vpcs"]},
         "subnet": {s["SubnetId"] for s in ec2.describe_subnets(Filters=tagged)["Subnets"]},
-        "igw": {g["InternetGatewayId"]
-                for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]},
-        "nat": {n["NatGatewayId"] for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
-                if n["State"] not in ("deleted", "deleting")},
+        "igw": {
+            g["InternetGatewayId"]
+            for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]
+        },
+        "nat": {
+            n["NatGatewayId"]
+            for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+            if n["State"] not in ("deleted", "deleting")
+        },
         "eip": {a["AllocationId"] for a in ec2.describe_addresses(Filters=tagged)["Addresses"]},
-        "route_table": {t["RouteTableId"]
-                        for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]},
-        "security_group": {g["GroupName"]
-                           for g in ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]},
-        "instance": {i["InstanceId"]
-                     for r in ec2.describe_instances(Filters=tagged)["Reservations"]
-                     for i in r["Instances"] if i["State"]["Name"] != "terminated"},
-        "key_pair": {k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]
-                     if tags_of(k).get(TAG) == namespace},
-        "efs": {f["FileSystemId"] for f in efs.describe_file_systems()["FileSystems"]
-                if tags_of(f).get(TAG) == namespace},
-        "access_point": {a["AccessPointId"] for a in efs.describe_access_points()["AccessPoints"]
-                         if tags_of(a).get(TAG) == namespace},
-        "bucket": {b["Name"] for b in s3.list_buckets()["Buckets"]
-                   if b["Name"].startswith(f"{namespace}-")},
-        "iam_role": {r["RoleName"] for r in iam.list_roles()["Roles"]
-                     if r["RoleName"].startswith(f"{namespace}-")},
-        "iam_profile": {p["InstanceProfileName"]
-                        for p in iam.list_instance_profiles()["InstanceProfiles"]
-                        if p["InstanceProfileName"].startswith(f"{namespace}-")},
-        "iam_policy": {p["PolicyName"] for p in iam.list_policies(Scope="Local")["Policies"]
-                       if p["PolicyName"].startswith(f"{namespace}-")},
-    }  # fmt: skip
+        "route_table": {
+            t["RouteTableId"] for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]
+        },
+        "security_group": {
+            g["GroupName"] for g in ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]
+        },
+        "instance": {
+            i["InstanceId"]
+            for r in ec2.describe_instances(Filters=tagged)["Reservations"]
+            for i in r["Instances"]
+            if i["State"]["Name"] != "terminated"
+        },
+        "key_pair": {
+            k["KeyName"]
+            for k in ec2.describe_key_pairs()["KeyPairs"]
+            if tags_of(k).get(TAG) == namespace
+        },
+        "efs": {
+            f["FileSystemId"]
+            for f in efs.describe_file_systems()["FileSystems"]
+            if tags_of(f).get(TAG) == namespace
+        },
+        "access_point": {
+            a["AccessPointId"]
+            for a in efs.describe_access_points()["AccessPoints"]
+            if tags_of(a).get(TAG) == namespace
+        },
+        "bucket": {
+            b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(f"{namespace}-")
+        },
+        "iam_role": {
+            r["RoleName"]
+            for r in iam.list_roles()["Roles"]
+            if r["RoleName"].startswith(f"{namespace}-")
+        },
+        "iam_profile": {
+            p["InstanceProfileName"]
+            for p in iam.list_instance_profiles()["InstanceProfiles"]
+            if p["InstanceProfileName"].startswith(f"{namespace}-")
+        },
+        "iam_policy": {
+            p["PolicyName"]
+            for p in iam.list_policies(Scope="Local")["Policies"]
+            if p["PolicyName"].startswith(f"{namespace}-")
+        },
+    }
     mount_targets: set[str] = set()
     for fs in state["efs"]:
         targets = efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]
         mount_targets |= {m["MountTargetId"] for m in targets}
     state["mount_target"] = mount_targets
-    state["ecr"] = {r["repositoryName"] for r in c["ecr"].describe_repositories()["repositories"]
-                    if r["repositoryName"].startswith(f"{namespace}/")}  # fmt: skip
+    state["ecr"] = {
+        r["repositoryName"]
+        for r in c["ecr"].describe_repositories()["repositories"]
+        if r["repositoryName"].startswith(f"{namespace}/")
+    }
     return state
 
 

@@ -39,9 +39,14 @@ def main() -> int:
         steps = [
             measure(emulator, "fresh deploy", "deploy.yml"),
             measure(emulator, "no-op re-run", "deploy.yml"),
-            measure(emulator, "teardown -t all-fixtures", "teardown.yml",
-                    tags=["all-fixtures"], extra_vars={"confirm_destroy": NAMESPACE}),
-        ]  # fmt: skip
+            measure(
+                emulator,
+                "teardown -t all-fixtures",
+                "teardown.yml",
+                tags=["all-fixtures"],
+                extra_vars={"confirm_destroy": NAMESPACE},
+            ),
+        ]
     print(f"{'step':28s} {'wall time':>10s} {'API calls':>10s} {'changed':>8s}")
     for step in steps:
         print(f"{step.name:28s} {step.seconds:>9.1f}s {step.api_calls:>10d} {step.changed:>8d}")

@@ -31,18 +31,51 @@ MIN_ANSIBLE_CORE = (2, 19)
 # Regions as of 2026; a new region can be added here in one line.
 AWS_REGIONS = frozenset(
     {
-        "af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
-        "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
-        "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
-        "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2",
-        "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
-        "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
-        "us-east-1", "us-east-2", "us-west-1", "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-east-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "ca-central-1",
+        "ca-west-1",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-south-2",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "il-central-1",
+        "me-central-1",
+        "me-south-1",
+        "mx-central-1",
+        "sa-east-1",
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
     }
-)  # fmt: skip
+)
 
-SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384",
-                 "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com")  # fmt: skip
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+)
 
 LOOPBACK_URL = re.compile(r"^https?://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$")
 BUCKET_NAME = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -59,11 +92,24 @@ RENAMED = {
 # Variables Ansible itself defines for every host; they are not the operator's settings.
 ANSIBLE_MAGIC_VARS = frozenset(
     {
-        "environment", "group_names", "groups", "hostvars", "inventory_dir", "inventory_file",
-        "inventory_hostname", "inventory_hostname_short", "omit", "play_hosts", "playbook_dir",
-        "role_name", "role_names", "role_path", "role_uuid", "vars",
+        "environment",
+        "group_names",
+        "groups",
+        "hostvars",
+        "inventory_dir",
+        "inventory_file",
+        "inventory_hostname",
+        "inventory_hostname_short",
+        "omit",
+        "play_hosts",
+        "playbook_dir",
+        "role_name",
+        "role_names",
+        "role_path",
+        "role_uuid",
+        "vars",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -222,6 +268,9 @@ def _rule_errors(settings: Mapping[str, Any]) -> list[str]:
     merged = {**defaults(), **settings}
     messages: list[str] = []
 
+    local = merged.get("aws_endpoint_must_be_loopback") is True
+    messages += _auth_errors(merged, local)
+
     provider = merged.get("auth_provider")
     if provider in ("github", "mast"):
         for part in ("client_id", "client_secret"):
@@ -266,6 +315,53 @@ def _rule_errors(settings: Mapping[str, Any]) -> list[str]:
     return messages
 
 
+def _auth_errors(merged: Mapping[str, Any], local: bool) -> list[str]:
+    """No open doors: someone must be allowed, nobody by accident, never plain HTTP by accident."""
+    messages: list[str] = []
+    provider = merged.get("auth_provider")
+    if provider in ("dummy", "pam") and not local:
+        messages.append(
+            f"auth_provider: '{provider}' lets anyone with a password in and is for the local "
+            "inventory only; use 'github' or 'mast'"
+        )
+    allow_all = merged.get("allow_all") is True
+    rules = {
+        "github": ("github_allowed_organizations", "github_allowed_users"),
+        "mast": ("mast_allowed_users", "mast_allowed_email_domains"),
+    }.get(str(provider), ())
+    if rules and not allow_all and not any(merged.get(key) for key in rules):
+        messages.append(
+            f"{rules[0]}: nobody could log in: with auth_provider '{provider}' set "
+            f"{' or '.join(rules)} (or allow_all: true to let every account in)"
+        )
+    if allow_all and not local and merged.get("allow_public_signup") is not True:
+        messages.append(
+            "allow_all: lets every GitHub or MAST account use this public hub; set "
+            "allow_public_signup: true as well if that is intended"
+        )
+    mode = merged.get("https_mode")
+    if mode == "none" and merged.get("allow_insecure_http") is not True:
+        messages.append(
+            "https_mode: 'none' serves logins and tokens over plain HTTP; choose letsencrypt, "
+            "acm or secret, or set allow_insecure_http: true if that is intended"
+        )
+    needs = {
+        "letsencrypt": "https_letsencrypt_contact_email",
+        "acm": "https_acm_certificate_arn",
+        "secret": "https_tls_secret_name",
+    }
+    if mode in needs and not merged.get(needs[str(mode)]):
+        messages.append(f"{needs[str(mode)]}: required when https_mode is '{mode}'")
+    if provider in ("github", "mast") and not merged.get("hub_host"):
+        messages.append(
+            "hub_host: required: the host name users open, e.g. jupyter.example.org (the "
+            "OAuth callback is https://<hub_host>/hub/oauth_callback)"
+        )
+    if merged.get("mast_token_in_notebooks") is True and provider != "mast":
+        messages.append("mast_token_in_notebooks: only applies with auth_provider 'mast'")
+    return messages
+
+
 def _warnings(settings: Mapping[str, Any]) -> list[str]:
     merged = {**defaults(), **settings}
     warnings: list[str] = []
@@ -290,9 +386,10 @@ def _runtime_errors(python: tuple[int, ...], ansible_core: tuple[int, ...] | Non
     if ansible_core is not None and ansible_core[:2] < MIN_ANSIBLE_CORE:
         messages.append(
             "ansible: ansible-core {}.{} is too old; astrohub needs {}.{} or newer (the "
-            "'ansible' package pinned in pyproject.toml)".format(*ansible_core[:2],
-                                                                  *MIN_ANSIBLE_CORE)
-        )  # fmt: skip
+            "'ansible' package pinned in pyproject.toml)".format(
+                *ansible_core[:2], *MIN_ANSIBLE_CORE
+            )
+        )
     return messages
 
 

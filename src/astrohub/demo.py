@@ -24,8 +24,13 @@ LOCAL_NAMESPACE = "astrohub-demo"
 
 
 def _client(endpoint: str, service: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def _tags(resource: dict[str, Any]) -> dict[str, str]:
@@ -44,8 +49,11 @@ def summary(endpoint: str, namespace: str = LOCAL_NAMESPACE) -> list[str]:
             kinds[subnet["MapPublicIpOnLaunch"]].append(
                 f"{subnet['AvailabilityZone']} {subnet['CidrBlock']}"
             )
-        nats = [n for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
-                if n["State"] == "available"]  # fmt: skip
+        nats = [
+            n
+            for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+            if n["State"] == "available"
+        ]
         lines += [
             f"VPC         {vpc['VpcId']} {vpc['CidrBlock']}",
             f"  public    {', '.join(kinds[True])}",
@@ -61,8 +69,11 @@ def summary(endpoint: str, namespace: str = LOCAL_NAMESPACE) -> list[str]:
                 f"CI node     {node['InstanceId']} {node['InstanceType']} {node['State']['Name']}"
                 f" (profile {profile}, key {node.get('KeyName')})"
             )
-    roles = [r["RoleName"] for r in iam.list_roles()["Roles"]
-             if r["RoleName"].startswith(f"{namespace}-")]  # fmt: skip
+    roles = [
+        r["RoleName"]
+        for r in iam.list_roles()["Roles"]
+        if r["RoleName"].startswith(f"{namespace}-")
+    ]
     for role in roles:
         attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
         names = ", ".join(p["PolicyName"] for p in attached)

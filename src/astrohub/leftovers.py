@@ -56,8 +56,11 @@ def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str])
     found += _security_groups(clients, namespace, [names["ci_ssh"]])
     name = names["ci_node"]
     profiles = iam.list_instance_profiles()["InstanceProfiles"]
-    found += [f"iam instance profile {p['InstanceProfileName']}" for p in profiles
-              if p["InstanceProfileName"] == name]  # fmt: skip
+    found += [
+        f"iam instance profile {p['InstanceProfileName']}"
+        for p in profiles
+        if p["InstanceProfileName"] == name
+    ]
     roles = iam.list_roles()["Roles"]
     found += [f"iam role {r['RoleName']}" for r in roles if r["RoleName"] == name]
     policies = iam.list_policies(Scope="Local")["Policies"]
@@ -105,8 +108,12 @@ def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
 
 
 FINDERS: dict[str, Finder] = {
-    "efs": _efs, "ci": _ci, "s3": _s3, "ecr": _ecr, "network": _network,
-}  # fmt: skip
+    "efs": _efs,
+    "ci": _ci,
+    "s3": _s3,
+    "ecr": _ecr,
+    "network": _network,
+}
 
 
 def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:

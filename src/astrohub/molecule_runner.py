@@ -29,9 +29,13 @@ def run_scenario(role: str, endpoint: str, log_dir: Path) -> tuple[str, int, flo
         # reset: molecule keeps "prepared" state between runs; every run must start clean.
         for step in ("reset", "test"):
             proc = subprocess.run(
-                [*molecule, step], cwd=REPO / "roles" / role, env=env, stdout=out,
-                stderr=subprocess.STDOUT, check=False,
-            )  # fmt: skip
+                [*molecule, step],
+                cwd=REPO / "roles" / role,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
             if proc.returncode:
                 break
     return role, proc.returncode, time.monotonic() - start

@@ -114,9 +114,14 @@ def run_playbook(
         # Timing output from profile_tasks would break the JSON document.
         run_env["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.json"
         proc = subprocess.run(
-            cmd, cwd=REPO, env=run_env, capture_output=True, text=True, timeout=timeout,
+            cmd,
+            cwd=REPO,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             check=False,
-        )  # fmt: skip
+        )
         result = PlaybookResult(proc.returncode, proc.stdout, proc.stderr)
         try:
             report = json.loads(proc.stdout[proc.stdout.index("{") :])

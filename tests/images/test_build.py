@@ -25,20 +25,37 @@ def test_build_commands_for_make_images(image_by_name: dict[str, images.ImageSpe
     plain = f"{REGISTRY}/astrohub/jwst:{jwst.version}"
     assert images.build_commands(jwst, REGISTRY, push=False) == [
         [
-            "docker", "buildx", "build",
-            "--platform", "linux/amd64",
-            "--file", str(IMAGES_DIR / "jwst" / "Dockerfile"),
-            "--build-arg", f"ASTROHUB_IMAGE_VERSION={jwst.version}",
-            "--build-arg", f"ASTROHUB_LOCK_HASH={jwst.lock_hash}",
-            "--build-arg", f"SOURCE_DATE_EPOCH={jwst.lock.exclude_newer_epoch}",
-            "--tag", full,
-            "--tag", plain,
+            "docker",
+            "buildx",
+            "build",
+            "--platform",
+            "linux/amd64",
+            "--file",
+            str(IMAGES_DIR / "jwst" / "Dockerfile"),
+            "--build-arg",
+            f"ASTROHUB_IMAGE_VERSION={jwst.version}",
+            "--build-arg",
+            f"ASTROHUB_LOCK_HASH={jwst.lock_hash}",
+            "--build-arg",
+            f"SOURCE_DATE_EPOCH={jwst.lock.exclude_newer_epoch}",
+            "--tag",
+            full,
+            "--tag",
+            plain,
             "--load",
             str(IMAGES_DIR),
         ],
-        ["docker", "run", "--rm", "--platform", "linux/amd64", full,
-         "bash", "/opt/astrohub/smoke.sh"],
-    ]  # fmt: skip
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--platform",
+            "linux/amd64",
+            full,
+            "bash",
+            "/opt/astrohub/smoke.sh",
+        ],
+    ]
     assert jwst.lock.exclude_newer_epoch == 1795132800  # 2026-11-20T00:00:00Z
 
 

@@ -108,10 +108,17 @@ def test_links_shared_files_and_keeps_the_users_own(dirs: dict[str, Path]) -> No
         assert (info.st_uid, info.st_gid) == (UID, GID)
         assert info.st_mode & stat.S_IWUSR
     new = subprocess.run(
-        ["setpriv", f"--reuid={UID}", f"--regid={GID}", "--clear-groups", "touch",
-         str(bias.parent / "new_download.fits")],
-        capture_output=True, text=True,
-    )  # fmt: skip
+        [
+            "setpriv",
+            f"--reuid={UID}",
+            f"--regid={GID}",
+            "--clear-groups",
+            "touch",
+            str(bias.parent / "new_download.fits"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert new.returncode == 0, new.stderr
     # Nothing was written to the shared cache.
     assert sorted(p.name for p in (shared / "references" / "hst" / "wfc3").iterdir()) == [

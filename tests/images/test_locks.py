@@ -95,14 +95,30 @@ def test_issue_package_lists_are_requested(image_by_name: dict[str, images.Image
     """The packages the issue asks for in each image are in its requirements.in."""
     wanted = {
         "jwst": [
-            "jwst", "stcal", "stdatamodels", "stpipe", "crds", "astroquery", "photutils",
-            "jdaviz", "jupyterlab", "jupyterhub",
+            "jwst",
+            "stcal",
+            "stdatamodels",
+            "stpipe",
+            "crds",
+            "astroquery",
+            "photutils",
+            "jdaviz",
+            "jupyterlab",
+            "jupyterhub",
         ],
         "hst": [
-            "drizzlepac", "calcos", "stistools", "acstools", "wfc3tools", "costools", "crds",
-            "astroquery", "jupyterlab", "jupyterhub",
+            "drizzlepac",
+            "calcos",
+            "stistools",
+            "acstools",
+            "wfc3tools",
+            "costools",
+            "crds",
+            "astroquery",
+            "jupyterlab",
+            "jupyterhub",
         ],
-    }  # fmt: skip
+    }
     for name, packages in wanted.items():
         text = image_by_name[name].requirements_in.read_text()
         requested = {

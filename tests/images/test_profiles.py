@@ -116,10 +116,12 @@ def test_a_third_image_yml_adds_a_third_image_profile(tmp_path: Path) -> None:
         ({"default": True}, "more than one default image"),
         ({"repository": "hst"}, "share the repository"),
         ({"headline_package": "drizzlepac"}, "does not name the locked drizzlepac"),
-        ({"lock": {"python_version": "3.11", "python_platform": "x86_64-manylinux_2_28"}},
-         "exclude_newer"),
+        (
+            {"lock": {"python_version": "3.11", "python_platform": "x86_64-manylinux_2_28"}},
+            "exclude_newer",
+        ),
     ],
-)  # fmt: skip
+)
 def test_invalid_image_yml_is_rejected(
     tmp_path: Path, overrides: dict[str, Any], message: str
 ) -> None:

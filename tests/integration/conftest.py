@@ -29,3 +29,15 @@ def playbook(aws_emulator: Emulator) -> Runner:
         return run_playbook(name, aws_emulator.url, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def deployed(aws_emulator: Emulator, playbook: Runner) -> dict[str, Any]:
+    """One full deployment (AWS foundation + Kubernetes layer in plan mode) for the session.
+
+    test_cluster_plan reads it; test_foundation then checks it, re-runs it and tears it down.
+    """
+    aws_emulator.reset()
+    first = playbook("deploy.yml")
+    assert first.returncode == 0, first.failures or first.output[-3000:]
+    return {"first": first, "calls": aws_emulator.calls()}

@@ -40,14 +40,6 @@ def removed_by(scope: str, before: dict[str, set[str]], after: dict[str, set[str
 
 
 @pytest.fixture(scope="module")
-def deployed(aws_emulator: Emulator, playbook) -> dict[str, Any]:
-    aws_emulator.reset()
-    first = playbook("deploy.yml")
-    assert first.returncode == 0, first.failures or first.output[-3000:]
-    return {"first": first, "calls": aws_emulator.calls()}
-
-
-@pytest.fixture(scope="module")
 def aws(aws_emulator: Emulator) -> dict[str, Any]:
     return clients(aws_emulator.url)
 
@@ -86,9 +78,11 @@ class TestDeploy:
     def test_ci_node_runs_with_its_profile_key_and_ssh_rule(self, deployed, aws) -> None:
         ec2 = aws["ec2"]
         reservations = ec2.describe_instances(
-            Filters=[{"Name": "tag:Name", "Values": [f"{NAMESPACE}-ci-node"]},
-                     {"Name": "instance-state-name", "Values": ["running"]}]
-        )["Reservations"]  # fmt: skip
+            Filters=[
+                {"Name": "tag:Name", "Values": [f"{NAMESPACE}-ci-node"]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )["Reservations"]
         instances = [i for r in reservations for i in r["Instances"]]
         assert len(instances) == 1
         node = instances[0]
@@ -142,25 +136,37 @@ class TestDeploy:
         self, deployed, aws
     ) -> None:
         efs, ec2 = aws["efs"], aws["ec2"]
-        systems = [f for f in efs.describe_file_systems()["FileSystems"]
-                   if tags_of(f).get(TAG) == NAMESPACE]  # fmt: skip
+        systems = [
+            f
+            for f in efs.describe_file_systems()["FileSystems"]
+            if tags_of(f).get(TAG) == NAMESPACE
+        ]
         assert len(systems) == 1
         fs = systems[0]
         assert fs["Encrypted"] is True
         assert tags_of(fs)["Name"] == f"{NAMESPACE}-home"
         policy = efs.describe_backup_policy(FileSystemId=fs["FileSystemId"])
         assert policy["BackupPolicy"]["Status"] == "ENABLED"
-        private = {s["SubnetId"] for s in ec2.describe_subnets(
-            Filters=[{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}])["Subnets"]
-            if not s["MapPublicIpOnLaunch"]}  # fmt: skip
+        private = {
+            s["SubnetId"]
+            for s in ec2.describe_subnets(Filters=[{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}])[
+                "Subnets"
+            ]
+            if not s["MapPublicIpOnLaunch"]
+        }
         targets = efs.describe_mount_targets(FileSystemId=fs["FileSystemId"])["MountTargets"]
         assert {t["SubnetId"] for t in targets} == private
-        groups = {g["GroupName"]: g for g in ec2.describe_security_groups(
-            Filters=[{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}])["SecurityGroups"]}  # fmt: skip
+        groups = {
+            g["GroupName"]: g
+            for g in ec2.describe_security_groups(
+                Filters=[{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}]
+            )["SecurityGroups"]
+        }
         clients_sg = groups[f"{NAMESPACE}-efs-clients"]["GroupId"]
         nfs = groups[f"{NAMESPACE}-efs-mount-targets"]["IpPermissions"]
-        assert [(r["FromPort"], r["ToPort"], [p["GroupId"] for p in r["UserIdGroupPairs"]])
-                for r in nfs] == [(2049, 2049, [clients_sg])]  # fmt: skip
+        assert [
+            (r["FromPort"], r["ToPort"], [p["GroupId"] for p in r["UserIdGroupPairs"]]) for r in nfs
+        ] == [(2049, 2049, [clients_sg])]
         for target in targets:
             sgs = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
             assert sgs["SecurityGroups"] == [groups[f"{NAMESPACE}-efs-mount-targets"]["GroupId"]]
@@ -176,16 +182,34 @@ class TestDeploy:
         point = points[f"{NAMESPACE}-home"]
         assert point["RootDirectory"]["Path"] == "/home"
         assert point["RootDirectory"]["CreationInfo"] == {
-            "OwnerUid": 1000, "OwnerGid": 100, "Permissions": "0755"}  # fmt: skip
+            "OwnerUid": 1000,
+            "OwnerGid": 100,
+            "Permissions": "0755",
+        }
         assert point["PosixUser"]["Uid"] == 1000 and point["PosixUser"]["Gid"] == 100
         assert tags_of(point)[TAG] == NAMESPACE
 
     def test_every_resource_carries_the_deployment_tag(self, deployed, aws_emulator) -> None:
         state = snapshot(aws_emulator.url, NAMESPACE)
-        expected = {"vpc": 1, "subnet": 6, "igw": 1, "nat": 1, "eip": 1, "route_table": 2,
-                    "security_group": 3, "instance": 1, "key_pair": 1, "efs": 1,
-                    "access_point": 2, "mount_target": 3, "bucket": 1, "iam_role": 1,
-                    "iam_profile": 1, "iam_policy": 1, "ecr": 2}  # fmt: skip
+        expected = {
+            "vpc": 1,
+            "subnet": 6,
+            "igw": 1,
+            "nat": 1,
+            "eip": 1,
+            "route_table": 2,
+            "security_group": 3,
+            "instance": 1,
+            "key_pair": 1,
+            "efs": 1,
+            "access_point": 2,
+            "mount_target": 3,
+            "bucket": 1,
+            "iam_role": 1,
+            "iam_profile": 1,
+            "iam_policy": 1,
+            "ecr": 2,
+        }
         assert {k: len(v) for k, v in state.items()} == expected
 
     def test_science_images_have_scanned_tagged_repositories(self, deployed, aws_emulator):
@@ -230,8 +254,11 @@ class TestTeardown:
 
     def test_wrong_confirmation_is_refused(self, deployed, playbook, aws_emulator) -> None:
         before = snapshot(aws_emulator.url, NAMESPACE)
-        result = playbook("teardown.yml", tags=["all-fixtures"],
-                          extra_vars={"confirm_destroy": "some-other-deployment"})  # fmt: skip
+        result = playbook(
+            "teardown.yml",
+            tags=["all-fixtures"],
+            extra_vars={"confirm_destroy": "some-other-deployment"},
+        )
         assert result.returncode != 0
         assert snapshot(aws_emulator.url, NAMESPACE) == before
 

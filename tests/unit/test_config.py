@@ -34,6 +34,9 @@ def site_settings(tmp_path: Path) -> dict[str, Any]:
         "github_client_id": "Iv1.abc",
         "github_client_secret": "not-a-real-secret",
         "kops_sha256": "0" * 64,
+        "hub_host": "jupyter.example.org",
+        "https_letsencrypt_contact_email": "ops@example.org",
+        "github_allowed_organizations": ["spacetelescope"],
     }
 
 

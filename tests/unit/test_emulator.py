@@ -282,9 +282,12 @@ def test_cli_serves_until_signalled(tmp_path: Path, signum: signal.Signals) -> N
 def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
     """amazon.aws.ec2_vpc_nat_gateway reads tags with resource-type=natgateway (AWS's name)."""
     ec2 = boto3.client(
-        "ec2", endpoint_url=aws_emulator.url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+        "ec2",
+        endpoint_url=aws_emulator.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
@@ -305,17 +308,22 @@ def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
 def test_policy_statement_with_unmet_condition_does_not_apply(aws_emulator: Emulator) -> None:
     """A TLS-only Deny (conditioned on aws:SecureTransport) must not deny everything."""
     s3 = boto3.client(
-        "s3", endpoint_url=aws_emulator.url, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
-    )  # fmt: skip
+        "s3",
+        endpoint_url=aws_emulator.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     bucket = f"policy-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
 
     def deny(condition: dict[str, Any] | None) -> str:
         statement: dict[str, Any] = {
-            "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
             "Resource": f"arn:aws:s3:::{bucket}/*",
-        }  # fmt: skip
+        }
         if condition:
             statement["Condition"] = condition
         return json.dumps({"Version": "2012-10-17", "Statement": [statement]})

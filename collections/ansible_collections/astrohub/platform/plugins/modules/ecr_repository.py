@@ -76,8 +76,11 @@ def describe(client: Any, name: str) -> dict | None:
 
 
 def summary(repo: dict) -> dict:
-    return {"name": repo["repositoryName"], "arn": repo["repositoryArn"],
-            "uri": repo["repositoryUri"]}  # fmt: skip
+    return {
+        "name": repo["repositoryName"],
+        "arn": repo["repositoryArn"],
+        "uri": repo["repositoryUri"],
+    }
 
 
 def converge(module: Any, client: Any, repo: dict) -> bool:
@@ -92,8 +95,9 @@ def converge(module: Any, client: Any, repo: dict) -> bool:
                 imageScanningConfiguration={"scanOnPush": scan},
             )
     arn = repo["repositoryArn"]
-    have = boto3_tag_list_to_ansible_dict(client.list_tags_for_resource(resourceArn=arn)["tags"],
-                                          "Key", "Value")  # fmt: skip
+    have = boto3_tag_list_to_ansible_dict(
+        client.list_tags_for_resource(resourceArn=arn)["tags"], "Key", "Value"
+    )
     want = module.params["tags"]
     add = {k: v for k, v in want.items() if have.get(k) != v}
     remove = [k for k in have if k not in want]

@@ -69,8 +69,9 @@ def main() -> None:
             for point in page["AccessPoints"]:
                 name = boto3_tag_list_to_ansible_dict(point.get("Tags", [])).get("Name")
                 if module.params["name"] in (None, name):
-                    found.append({**camel_dict_to_snake_dict(point, ignore_list=["Tags"]),
-                                  "name": name})  # fmt: skip
+                    found.append(
+                        {**camel_dict_to_snake_dict(point, ignore_list=["Tags"]), "name": name}
+                    )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Could not list the access points")
     module.exit_json(changed=False, access_points=found)

@@ -87,23 +87,30 @@ def main() -> None:
     )
     params = module.params
     try:
-        layers = [yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
-                  for f in params["values_files"]]  # fmt: skip
+        layers = [
+            yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
+            for f in params["values_files"]
+        ]
         chart = charts.load_chart(Path(params["chart"]))
         ours = charts.merge_values(*layers)
         problems = charts.validate_values(
             charts.effective_values(chart, ours), charts.chart_values_schema(Path(params["chart"]))
         )
         if problems:
-            module.fail_json(msg="the values do not fit the chart's schema:\n- "
-                             + "\n- ".join(problems), errors=problems)  # fmt: skip
-        rendered = charts.render_chart(chart, ours, release=params["release"],
-                                       namespace=params["namespace"])  # fmt: skip
+            module.fail_json(
+                msg="the values do not fit the chart's schema:\n- " + "\n- ".join(problems),
+                errors=problems,
+            )
+        rendered = charts.render_chart(
+            chart, ours, release=params["release"], namespace=params["namespace"]
+        )
         docs = manifests.load_documents(rendered)
         problems = manifests.validate_kubernetes(docs, params["kubernetes_version"])
         if problems:
-            module.fail_json(msg="the rendered chart is not valid Kubernetes:\n- "
-                             + "\n- ".join(problems), errors=problems)  # fmt: skip
+            module.fail_json(
+                msg="the rendered chart is not valid Kubernetes:\n- " + "\n- ".join(problems),
+                errors=problems,
+            )
     except (charts.ChartError, OSError, ValueError) as error:
         module.fail_json(msg=str(error))
     dest = Path(params["dest"])

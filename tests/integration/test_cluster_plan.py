@@ -1,0 +1,187 @@
+"""Plan mode: the Kubernetes layer rendered into build/<namespace>/ and validated.
+
+Reads the session's deployment (foundation in the emulator, Kubernetes layer in plan mode).
+Every property is asserted in the rendered output, cross-checked against the emulator's state
+read with boto3, and re-validated here with Helm's engine, kubernetes-validate and the kops CRDs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from astrohub import chart as charts
+from astrohub import manifests
+from astrohub.runner import REPO
+from aws_state import NAMESPACE, TAG, clients
+
+BUILD = REPO / "build" / NAMESPACE
+FIXTURES = REPO.parent / "shared" / "fixtures"
+CHART = FIXTURES / "charts" / "jupyterhub-4.4.0"
+KUBERNETES = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text())[
+    "kubernetes_version"
+]
+PLAN_FILES = (
+    "kops-cluster.yaml",
+    "jupyterhub-values.yaml",
+    "efs-home-storage.yaml",
+    "jupyterhub-rendered.yaml",
+)
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+@pytest.fixture(scope="module")
+def foundation(deployed: dict[str, Any], aws_emulator) -> dict[str, Any]:
+    c = clients(aws_emulator.url)
+    tagged = [{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}]
+    vpc = c["ec2"].describe_vpcs(Filters=tagged)["Vpcs"][0]
+    subnets = c["ec2"].describe_subnets(Filters=tagged)["Subnets"]
+    groups = c["ec2"].describe_security_groups(Filters=tagged)["SecurityGroups"]
+    efs = next(
+        f
+        for f in c["efs"].describe_file_systems()["FileSystems"]
+        if {"Key": TAG, "Value": NAMESPACE} in f["Tags"]
+    )
+    points = c["efs"].describe_access_points(FileSystemId=efs["FileSystemId"])["AccessPoints"]
+    return {
+        "vpc": vpc["VpcId"],
+        "private": {s["SubnetId"] for s in subnets if not s["MapPublicIpOnLaunch"]},
+        "public": {s["SubnetId"] for s in subnets if s["MapPublicIpOnLaunch"]},
+        "efs_clients": next(
+            g["GroupId"] for g in groups if g["GroupName"] == f"{NAMESPACE}-efs-clients"
+        ),
+        "fs": efs["FileSystemId"],
+        "points": {
+            next(t["Value"] for t in p["Tags"] if t["Key"] == "Name"): p["AccessPointId"]
+            for p in points
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def kops_docs(deployed: dict[str, Any]) -> list[dict[str, Any]]:
+    return manifests.load_documents((BUILD / "kops-cluster.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def values(deployed: dict[str, Any]) -> dict[str, Any]:
+    """The values Helm would get: the rendered layers and the secrets, merged as Helm does."""
+    layers = [
+        yaml.safe_load((BUILD / name).read_text())
+        for name in ("jupyterhub-values.yaml", "jupyterhub-secrets.yaml")
+    ]
+    return charts.effective_values(charts.load_chart(CHART), *layers)
+
+
+@pytest.fixture(scope="module")
+def chart_docs(values: dict[str, Any]) -> list[dict[str, Any]]:
+    rendered = charts.render_chart(
+        charts.load_chart(CHART), values, release="jupyterhub", namespace=NAMESPACE
+    )
+    return manifests.load_documents(rendered)
+
+
+def test_plan_writes_the_four_files(deployed: dict[str, Any]) -> None:
+    for name in PLAN_FILES:
+        assert (BUILD / name).stat().st_size > 0, name
+
+
+def test_written_chart_holds_no_generated_secret(deployed: dict[str, Any]) -> None:
+    written = manifests.load_documents((BUILD / "jupyterhub-rendered.yaml").read_text())
+    hub_secret = by_kind(written, "Secret")["hub"]
+    assert set(hub_secret["data"].values()) == {"<redacted: set at install time>"}
+
+
+def test_kops_manifest_passes_the_kops_crds(kops_docs: list[dict[str, Any]]) -> None:
+    assert manifests.validate_kops(kops_docs, FIXTURES / "kops-crds") == []
+
+
+def test_cluster_lives_in_the_platform_vpc(kops_docs, foundation) -> None:
+    cluster = by_kind(kops_docs, "Cluster")[f"{NAMESPACE}.k8s.local"]["spec"]
+    assert cluster["networkID"] == foundation["vpc"]
+    private = {s["id"] for s in cluster["subnets"] if s["type"] == "Private"}
+    utility = {s["id"] for s in cluster["subnets"] if s["type"] == "Utility"}
+    assert private == foundation["private"] and utility == foundation["public"]
+    assert cluster["topology"]["dns"]["type"] == "None"
+    assert cluster["clusterAutoscaler"]["enabled"] is True
+    assert cluster["authorization"] == {"rbac": {}}
+    assert cluster["configBase"] == f"s3://{NAMESPACE}-kops-state/{NAMESPACE}.k8s.local"
+    assert cluster["cloudLabels"][TAG] == NAMESPACE
+    assert cluster["api"]["loadBalancer"]["type"] == "Internal"
+
+
+def test_instance_groups_scale_users_from_zero_on_efs_clients(kops_docs, foundation) -> None:
+    groups = by_kind(kops_docs, "InstanceGroup")
+    assert set(groups) == {"control-plane-us-east-1a", "core", "users"}
+    assert groups["control-plane-us-east-1a"]["spec"]["role"] == "ControlPlane"
+    assert groups["core"]["spec"]["minSize"] == 1
+    assert groups["users"]["spec"]["minSize"] == 0
+    assert groups["users"]["spec"]["maxSize"] == 10
+    for name in ("core", "users"):
+        assert groups[name]["spec"]["additionalSecurityGroups"] == [foundation["efs_clients"]]
+    assert "mixedInstancesPolicy" not in groups["users"]["spec"]  # spot is off by default
+
+
+def test_rendered_chart_is_valid_for_the_cluster_kubernetes(chart_docs) -> None:
+    assert manifests.validate_kubernetes(chart_docs, KUBERNETES) == []
+
+
+def test_values_pass_the_chart_schema(values: dict[str, Any]) -> None:
+    assert charts.validate_values(values, charts.chart_values_schema(CHART)) == []
+
+
+def test_platform_defaults_are_in_the_rendered_hub_config(chart_docs) -> None:
+    """The hub reads its configuration from values.yaml in the rendered hub Secret."""
+    import base64
+
+    secret = by_kind(chart_docs, "Secret")["hub"]
+    hub_values = yaml.safe_load(base64.b64decode(secret["data"]["values.yaml"]))
+    single = hub_values["singleuser"]
+    assert single["storage"]["type"] == "static"
+    assert single["storage"]["static"] == {"pvcName": "home-efs", "subPath": "{escaped_username}"}
+    assert (single["uid"], single["fsGid"]) == (1000, 100)
+    assert single["defaultUrl"] == "/lab"
+    assert hub_values["cull"]["enabled"] is True and hub_values["cull"]["timeout"] == 3600
+    assert hub_values["hub"]["db"]["type"] == "sqlite-pvc"
+    profiles = [p["display_name"] for p in single["profileList"]]
+    assert profiles[-1] == "Minimal notebook" and len(profiles) == 3
+
+
+def test_network_policies_pre_puller_and_user_scheduler_are_rendered(chart_docs) -> None:
+    assert set(by_kind(chart_docs, "NetworkPolicy")) == {"hub", "proxy", "singleuser"}
+    assert {"hook-image-puller", "continuous-image-puller"} <= set(by_kind(chart_docs, "DaemonSet"))
+    assert "user-scheduler" in by_kind(chart_docs, "Deployment")
+    puller = by_kind(chart_docs, "DaemonSet")["continuous-image-puller"]
+    pulled = {c["image"] for c in puller["spec"]["template"]["spec"]["initContainers"]}
+    assert any("/jwst:" in image for image in pulled) and any("/hst:" in image for image in pulled)
+
+
+def test_hub_database_claim_binds_to_the_efs_volume(chart_docs, foundation) -> None:
+    claim = by_kind(chart_docs, "PersistentVolumeClaim")["hub-db-dir"]
+    assert claim["spec"]["storageClassName"] == ""
+    storage = manifests.load_documents((BUILD / "efs-home-storage.yaml").read_text())
+    volume = by_kind(storage, "PersistentVolume")[f"{NAMESPACE}-hub-db"]
+    assert volume["spec"]["claimRef"]["name"] == "hub-db-dir"
+    hub_db = foundation["points"][f"{NAMESPACE}-hub-db"]
+    assert volume["spec"]["csi"]["volumeHandle"] == f"{foundation['fs']}::{hub_db}"
+
+
+def test_homes_are_a_retained_efs_volume_on_the_access_point(foundation) -> None:
+    storage = manifests.load_documents((BUILD / "efs-home-storage.yaml").read_text())
+    assert manifests.validate_kubernetes(storage, KUBERNETES) == []
+    volume = by_kind(storage, "PersistentVolume")[f"{NAMESPACE}-home"]["spec"]
+    assert volume["persistentVolumeReclaimPolicy"] == "Retain"
+    assert volume["accessModes"] == ["ReadWriteMany"]
+    home = foundation["points"][f"{NAMESPACE}-home"]
+    assert volume["csi"]["volumeHandle"] == f"{foundation['fs']}::{home}"
+    claim = by_kind(storage, "PersistentVolumeClaim")["home-efs"]["spec"]
+    assert claim["volumeName"] == f"{NAMESPACE}-home"
+
+
+def test_secrets_file_is_private(deployed: dict[str, Any]) -> None:
+    assert (BUILD / "jupyterhub-secrets.yaml").stat().st_mode & 0o077 == 0
