@@ -145,6 +145,21 @@ def _merge_two(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def drop_nulls(values: Any) -> Any:
+    """The values without null entries, recursively.
+
+    A layer sets a key to null to mean "delete it" (the auth layer does this for the other
+    provider). Helm honours that only where the key meets an existing value; elsewhere the
+    null would reach the schema. Merging our layers and then dropping nulls gives Helm one
+    complete file with the deletions already done, whatever Helm version applies it.
+    """
+    if isinstance(values, Mapping):
+        return {k: drop_nulls(v) for k, v in values.items() if v is not None}
+    if isinstance(values, list):
+        return [drop_nulls(v) for v in values]
+    return values
+
+
 def effective_values(chart: helm_python.Chart, *layers: Mapping[str, Any]) -> dict[str, Any]:
     """The values a release would run with: chart defaults coalesced with our layers.
 

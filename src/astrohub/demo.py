@@ -12,12 +12,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
+import yaml
 
 from astrohub.emulator import Emulator
-from astrohub.runner import run_playbook
+from astrohub.runner import REPO, run_playbook
 
 TAG = "astrohub:deployment"
 LOCAL_NAMESPACE = "astrohub-demo"
@@ -102,6 +104,36 @@ def summary(endpoint: str, namespace: str = LOCAL_NAMESPACE) -> list[str]:
     return lines
 
 
+def plan_summary(build: Path) -> list[str]:
+    """Human lines describing the Kubernetes plan in build/<namespace>/."""
+    docs = list(yaml.safe_load_all((build / "kops-cluster.yaml").read_text(encoding="utf-8")))
+    cluster = next(d for d in docs if d and d["kind"] == "Cluster")
+    spec = cluster["spec"]
+    lines = [
+        f"kops        {build / 'kops-cluster.yaml'}",
+        f"  cluster   {cluster['metadata']['name']} Kubernetes {spec['kubernetesVersion']}"
+        f" in {spec['networkID']}, DNS {spec['topology']['dns']['type']}",
+    ]
+    for doc in docs:
+        if doc and doc["kind"] == "InstanceGroup":
+            spec = doc["spec"]
+            lines.append(
+                f"  group     {doc['metadata']['name']:26s} {spec['machineType']:11s} "
+                f"{spec['minSize']}..{spec['maxSize']} nodes"
+            )
+    values = yaml.safe_load((build / "jupyterhub-values.yaml").read_text(encoding="utf-8"))
+    lines.append(f"helm        {build / 'jupyterhub-values.yaml'}")
+    lines.append(f"  chart     {build / 'jupyterhub-rendered.yaml'} (rendered, validated)")
+    for profile in values["singleuser"]["profileList"]:
+        lines.append(f"  profile   {profile['display_name']}")
+    storage = values["singleuser"]["storage"]
+    lines.append(
+        f"  storage   {storage['type']} claim {storage['static']['pvcName']}, "
+        f"subPath {storage['static']['subPath']} ({build / 'efs-home-storage.yaml'})"
+    )
+    return lines
+
+
 def _wait_for_interrupt(stop: Callable[[], None]) -> None:
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -126,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     calls = emulator.calls()
     print(f"\n==> What the deployment made ({sum(calls.values())} AWS API calls):")
     for line in summary(emulator.url):
+        print("    " + line)
+    print("\n==> The Kubernetes layer, planned (kubectl/kops/helm would apply these):")
+    for line in plan_summary(REPO / "build" / LOCAL_NAMESPACE):
         print("    " + line)
     if args.no_wait or not sys.stdin.isatty():
         emulator.stop()

@@ -20,6 +20,9 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL_INVENTORY = REPO / "inventories" / "local"
 # A closed local port: anything that tries to leave loopback through a proxy fails at once.
 DEAD_PROXY = "http://127.0.0.1:9"
+# The local OIDC provider's client secret: made once per process, so that repeated runs
+# render the same values (and a second run changes nothing), never stored.
+DEMO_CLIENT_SECRET = secrets.token_urlsafe(24)
 
 
 def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -45,7 +48,7 @@ def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[st
             "ANSIBLE_NOCOLOR": "1",
         }
     )
-    env.setdefault("ASTROHUB_DEMO_CLIENT_SECRET", secrets.token_urlsafe(24))
+    env.setdefault("ASTROHUB_DEMO_CLIENT_SECRET", DEMO_CLIENT_SECRET)
     return env
 
 
@@ -87,6 +90,7 @@ def run_playbook(
     tags: Sequence[str] = (),
     extra_vars: Mapping[str, Any] | None = None,
     check: bool = False,
+    verbosity: int = 0,
     structured: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float = 1800,
@@ -108,6 +112,8 @@ def run_playbook(
         cmd += ["--extra-vars", json.dumps(dict(extra_vars))]
     if check:
         cmd.append("--check")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
     run_env = offline_env(endpoint, env)
     if structured:
         run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"

@@ -158,3 +158,16 @@ def test_packaged_chart_loads_and_renders() -> None:
         # A package carries values.schema.json, which Helm enforces while rendering.
         with pytest.raises(ChartError, match="confg"):
             _render(old, {"hub": {"confg": {}}})
+
+
+def test_drop_nulls_removes_deleted_keys_recursively() -> None:
+    from astrohub.chart import drop_nulls
+
+    merged = merge_values(
+        {"hub": {"config": {"MAST": {"a": 1}, "GitHub": {"b": 2}}, "extraFiles": {"m": {"x": 1}}}},
+        {"hub": {"config": {"MAST": None}, "extraFiles": {"m": None}}, "list": [1, {"k": None}]},
+    )
+    assert drop_nulls(merged) == {
+        "hub": {"config": {"GitHub": {"b": 2}}, "extraFiles": {}},
+        "list": [1, {}],
+    }

@@ -92,7 +92,7 @@ def main() -> None:
             for f in params["values_files"]
         ]
         chart = charts.load_chart(Path(params["chart"]))
-        ours = charts.merge_values(*layers)
+        ours = charts.drop_nulls(charts.merge_values(*layers))
         problems = charts.validate_values(
             charts.effective_values(chart, ours), charts.chart_values_schema(Path(params["chart"]))
         )
