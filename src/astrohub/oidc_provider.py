@@ -59,7 +59,7 @@ from tornado.netutil import bind_sockets
 log = logging.getLogger("astrohub.oidc_provider")
 
 DEFAULT_CLIENT_ID = "astrohub-local-demo"
-DEFAULT_SECRET_ENV = "ASTROHUB_DEMO_CLIENT_SECRET"
+DEFAULT_SECRET_ENV = "ASTROHUB_DEMO_CLIENT_SECRET"  # noqa: S105  # a variable's name
 CODE_TTL = 60.0
 MAST = "mast"
 GITHUB = "github"
@@ -203,7 +203,7 @@ class _Base(web.RequestHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(data))
 
-    def bearer(self) -> _Token | None:
+    def bearer(self) -> tuple[str, _Token] | None:
         """The token from ``Authorization: token|Bearer X`` (or MAST's mast_token cookie)."""
         scheme, _, value = self.request.headers.get("Authorization", "").partition(" ")
         token = value.strip() if scheme.lower() in {"token", "bearer"} else ""
@@ -211,7 +211,7 @@ class _Base(web.RequestHandler):
             token = self.get_cookie("mast_token", "") or ""
         with self.state.lock:
             found = self.state.tokens.get(token)
-        return found if found and found.flavour == self.flavour else None
+        return (token, found) if found and found.flavour == self.flavour else None
 
 
 class AuthorizeHandler(_Base):
@@ -466,9 +466,8 @@ class MastInfoHandler(_Base):
             # MAST answers an unknown token as an anonymous session, not with an error.
             self.json(ANONYMOUS_INFO)
             return
-        token = self.request.headers.get("Authorization", "").partition(" ")[2].strip()
-        token = token or self.get_cookie("mast_token", "") or ""
-        self.json(mast_info(found.account, token, found.scopes))
+        token, grant = found
+        self.json(mast_info(grant.account, token, grant.scopes))
 
 
 class UserInfoHandler(_Base):
@@ -480,7 +479,7 @@ class UserInfoHandler(_Base):
             self.set_header("WWW-Authenticate", 'Bearer error="invalid_token"')
             self.json({"error": "invalid_token"}, 401)
             return
-        account = found.account
+        account = found[1].account
         claims: dict[str, Any] = {
             "sub": _subject(account),
             "name": account.name,
@@ -526,11 +525,11 @@ class GitHubApiHandler(_Base):
     def get(self, path: str) -> None:
         found = self.bearer()
         if found is None:
-            message = "Bad credentials" if self.request.headers.get("Authorization") else (
-                "Requires authentication"
-            )
+            given = self.request.headers.get("Authorization")
+            message = "Bad credentials" if given else "Requires authentication"
             self.json({"message": message, "documentation_url": GITHUB_DOCS}, 401)
             return
+        found = found[1]
         me = found.account
         parts = path.strip("/").split("/")
         if parts == ["user"]:
@@ -548,9 +547,7 @@ class GitHubApiHandler(_Base):
             self._membership(found, parts[1], None, parts[3])
         elif len(parts) == 4 and parts[0] == "orgs" and parts[2] == "public_members":
             self.not_found()  # every membership here is private
-        elif len(parts) == 6 and parts[0] == "orgs" and parts[2] == "teams" and (
-            parts[4] == "members"
-        ):
+        elif len(parts) == 6 and parts[0:5:2] == ["orgs", "teams", "members"]:
             self._membership(found, parts[1], parts[3], parts[5])
         else:
             self.not_found()
@@ -752,7 +749,7 @@ def load_accounts(
         raise ValueError(f"--omit-email names unknown accounts: {', '.join(sorted(missing))}")
     omit = {e.lower() for e in omit_email}
     return [
-        Account(a.email, a.password, a.login, a.name, a.orgs, a.omit_email or a.email.lower() in omit)
+        Account.from_dict({**a.__dict__, "omit_email": a.omit_email or a.email.lower() in omit})
         for a in accounts
     ]
 
@@ -773,8 +770,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--user", action="append", default=[], metavar="EMAIL:PASSWORD[:ORGS]",
                         help="an account; ORGS is a comma list of org or org:team")  # fmt: skip
-    parser.add_argument("--users-file", type=Path,
-                        help="JSON list of {email, password, login?, name?, orgs?, omit_email?}")  # fmt: skip
+    parser.add_argument(
+        "--users-file",
+        type=Path,
+        help="JSON list of {email, password, login, name, orgs, omit_email}",
+    )
     parser.add_argument("--omit-email", action="append", default=[], metavar="EMAIL",
                         help="MAST /info for this account has no attrib.email")  # fmt: skip
     parser.add_argument("--redirect-uri", action="append", default=[],

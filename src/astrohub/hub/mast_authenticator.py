@@ -28,7 +28,7 @@ from traitlets import Bool, Set, Unicode, default, validate
 
 MAST_AUTH_URL = "https://auth.mast.stsci.edu"
 MAST_TEST_AUTH_URL = "https://auth.masttest.stsci.edu"
-TOKEN_ENV = "MAST_API_TOKEN"
+TOKEN_ENV = "MAST_API_TOKEN"  # noqa: S105  # a variable's name
 
 NO_EMAIL_MESSAGE = (
     "MAST did not return an e-mail address for this account, so it cannot be used to sign in. "
