@@ -8,9 +8,10 @@ MAST (MASTOAuthenticator; its endpoints are ``<url>/oauth/authorize``, ``/oauth/
     ``/info`` answers like MAST's auth service: ``{"anon": false, "ezid": ..., "eppn": ...,
     "scopes": [...], "session": null, "token": ..., "attrib": {"email": ..., ...}}``; an
     unknown token gets ``{"anon": true, ...}``. An account can be set to have no e-mail.
-GitHub (GitHubOAuthenticator with ``github_url = <url>``, so ``github_api = <url>/api/v3``)
+GitHub (GitHubOAuthenticator with ``github_url = <url>/github``, ``github_api =
+<url>/github/api``; also at the root: ``github_url = <url>``, default api ``<url>/api/v3``)
     ``/login/oauth/authorize``, ``/login/oauth/access_token`` and the REST calls
-    OAuthenticator 17 makes: ``/api/v3/user``, ``/user/emails``, ``/user/teams``,
+    OAuthenticator 17 makes: ``<api>/user``, ``/user/emails``, ``/user/teams``,
     ``/orgs/{org}/members/{user}`` (204 for a member, private memberships visible only with
     the ``read:org`` scope) and ``/orgs/{org}/teams/{team}/members/{user}``.
 OpenID Connect
@@ -63,7 +64,6 @@ DEFAULT_SECRET_ENV = "ASTROHUB_DEMO_CLIENT_SECRET"  # noqa: S105  # a variable's
 CODE_TTL = 60.0
 MAST = "mast"
 GITHUB = "github"
-GITHUB_API_PREFIX = "/api/v3"
 GITHUB_DOCS = "https://docs.github.com/rest"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 _LOGIN_CHARS = re.compile(r"[^a-z0-9-]+")
@@ -556,7 +556,7 @@ class GitHubApiHandler(_Base):
         # Private memberships are visible only to members of the org with read:org.
         visible = "read:org" in found.scopes and found.account.in_org(org)
         if not visible and team is None:
-            self.redirect(f"{GITHUB_API_PREFIX}/orgs/{org}/public_members/{username}")
+            self.redirect(self.request.path.replace("/members/", "/public_members/"))
             return
         member = self.state.find(username, GITHUB)
         if visible and member is not None and member.in_org(org, team):
@@ -669,12 +669,12 @@ class OIDCProvider:
     @property
     def github_url(self) -> str:
         """GitHubOAuthenticator.github_url for this provider."""
-        return self.url
+        return self.url + "/github"
 
     @property
     def github_api(self) -> str:
-        """GitHubOAuthenticator.github_api (its default for a non-github.com github_url)."""
-        return self.url + GITHUB_API_PREFIX
+        """GitHubOAuthenticator.github_api for this provider."""
+        return self.url + "/github/api"
 
     def secrets_issued(self) -> list[str]:
         """The client secret and every code and token issued so far (for log checks)."""
@@ -690,9 +690,14 @@ class OIDCProvider:
                 (r"/info", MastInfoHandler, kwargs),
                 (r"/oauth/userinfo", UserInfoHandler, kwargs),
                 (r"/\.well-known/openid-configuration", DiscoveryHandler, kwargs),
+                # GitHub under /github (github_url <url>/github, github_api <url>/github/api)
+                # and at the root (github_url <url>, whose default github_api is <url>/api/v3).
+                (r"/github/login/oauth/authorize", GitHubAuthorizeHandler, kwargs),
+                (r"/github/login/oauth/access_token", GitHubTokenHandler, kwargs),
+                (r"/github/api/(.*)", GitHubApiHandler, kwargs),
                 (r"/login/oauth/authorize", GitHubAuthorizeHandler, kwargs),
                 (r"/login/oauth/access_token", GitHubTokenHandler, kwargs),
-                (rf"{GITHUB_API_PREFIX}/(.*)", GitHubApiHandler, kwargs),
+                (r"/api/v3/(.*)", GitHubApiHandler, kwargs),
             ],
             log_function=_log_request,
             xsrf_cookies=False,
