@@ -14,14 +14,16 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Tests and the demo stay on loopback: a proxy that goes nowhere, except for 127.0.0.1.
 OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
 
-# Debian packages the checks need (shellcheck lints the images' scripts).
-APT_PACKAGES := shellcheck
+# Debian packages the checks need: shellcheck lints the images' scripts, chromium runs
+# the browser tests (driven by Playwright; never a downloaded browser).
+APT_PACKAGES := shellcheck chromium
 ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
 
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 ROLES := $(notdir $(wildcard roles/*))
 
-.PHONY: help demo test lint syntax unit integration molecule images-test bench lock venv \
+.PHONY: help demo test lint syntax unit integration molecule images-test hub-test bench lock venv \
+	localhub-venv \
 	system-deps clean images-lock images images-push
 
 help: ## list the targets
@@ -41,6 +43,15 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The local hub's single-user environment, on Debian's Python so uid 1000 can run it.
+LOCALHUB_VENV := build/localhub-venv
+$(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed
+	/usr/bin/python3 -m venv --without-pip $(LOCALHUB_VENV)
+	$(BIN)/uv pip sync --quiet --python $(LOCALHUB_VENV)/bin/python requirements-localhub.lock
+	touch $@
+
+localhub-venv: $(LOCALHUB_VENV)/.installed ## the local hub's single-user environment (JupyterLab)
+
 system-deps: ## Debian packages the checks need (installed once, with apt-get)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -48,10 +59,10 @@ system-deps: ## Debian packages the checks need (installed once, with apt-get)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-demo: venv ## the platform against a local AWS emulator (no AWS account needed)
+demo: venv node_modules/.installed localhub-venv ## the platform against a local AWS emulator (no AWS account needed)
 	$(BIN)/python -m astrohub.demo
 
-test: lint syntax unit integration molecule images-test ## every check (CI runs exactly this)
+test: lint syntax unit integration molecule images-test hub-test ## every check (CI runs exactly this)
 
 lint: venv ## ruff and ansible-lint (production profile, offline)
 	$(BIN)/ruff check src tests collections
@@ -74,6 +85,9 @@ integration: venv ## the real playbooks against the emulator
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)
 
+hub-test: venv node_modules/.installed localhub-venv system-deps ## login: local hub, OIDC provider, browser
+	$(OFFLINE) $(BIN)/pytest tests/hub
+
 images-test: venv node_modules/.installed system-deps ## science images without Docker: locks, envs, checks
 	$(OFFLINE) $(BIN)/pytest tests/images
 
@@ -92,6 +106,8 @@ bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/ben
 lock: venv ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
 	  --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile --quiet requirements-localhub.in --python-version 3.11 \
+	  --generate-hashes -o requirements-localhub.lock
 
 clean: ## remove build output, node_modules and the virtualenv
 	rm -rf build node_modules $(VENV)

@@ -2,16 +2,16 @@
 
 Starts the emulator on loopback, runs playbooks/deploy.yml with inventories/local/, and prints
 what the deployment made, read back from the emulator with boto3. With a terminal attached it
-keeps the emulator up until Ctrl-C so the state can be explored.
+ends with a local JupyterHub (and the local OpenID Connect provider standing in for MAST)
+served from the values the deploy rendered, until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
+import os
 import sys
-import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import boto3
 import yaml
 
 from astrohub.emulator import Emulator
+from astrohub.localhub import run_demo
 from astrohub.runner import REPO, run_playbook
 
 TAG = "astrohub:deployment"
@@ -134,40 +135,34 @@ def plan_summary(build: Path) -> list[str]:
     return lines
 
 
-def _wait_for_interrupt(stop: Callable[[], None]) -> None:
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
-    done.wait()
-    stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--no-wait", action="store_true", help="exit after the summary")
+    parser.add_argument("--no-wait", action="store_true", help="exit once the hub is up")
     args = parser.parse_args(argv)
+    wait = not args.no_wait and sys.stdin.isatty()
 
-    emulator = Emulator().start()
-    print(f"==> AWS emulator on {emulator.url} (moto, loopback only; no AWS account used)")
-    print("==> ansible-playbook -i inventories/local playbooks/deploy.yml")
-    result = run_playbook("deploy.yml", emulator.url, structured=False)
-    if result.returncode != 0:
-        emulator.stop()
-        print("==> deploy failed; see the output above", file=sys.stderr)
-        return result.returncode
-    calls = emulator.calls()
-    print(f"\n==> What the deployment made ({sum(calls.values())} AWS API calls):")
-    for line in summary(emulator.url):
-        print("    " + line)
-    print("\n==> The Kubernetes layer, planned (kubectl/kops/helm would apply these):")
-    for line in plan_summary(REPO / "build" / LOCAL_NAMESPACE):
-        print("    " + line)
-    if args.no_wait or not sys.stdin.isatty():
-        emulator.stop()
-        return 0
-    print(f"\n==> The emulator stays up at {emulator.url} (AWS_ENDPOINT_URL); Ctrl-C to stop.")
-    _wait_for_interrupt(emulator.stop)
-    return 0
+    with Emulator() as emulator:
+        print(f"==> AWS emulator on {emulator.url} (moto, loopback only; no AWS account used)")
+
+        def deploy(env: Mapping[str, str]) -> int:
+            """The real deploy, with the provider URL and hub host the local inventory reads."""
+            print("==> ansible-playbook -i inventories/local playbooks/deploy.yml", flush=True)
+            result = run_playbook(
+                "deploy.yml", emulator.url, structured=False, env={**os.environ, **env}
+            )
+            if result.returncode != 0:
+                print("==> deploy failed; see the output above", file=sys.stderr)
+                return result.returncode
+            calls = emulator.calls()
+            print(f"\n==> What the deployment made ({sum(calls.values())} AWS API calls):")
+            for line in summary(emulator.url):
+                print("    " + line)
+            print("\n==> The Kubernetes layer, planned (kops/helm would apply these):")
+            for line in plan_summary(REPO / "build" / LOCAL_NAMESPACE):
+                print("    " + line)
+            return 0
+
+        return run_demo(deploy, REPO / "build" / LOCAL_NAMESPACE, wait=wait)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,12 @@
 ``make demo`` and the tests run it from the values the jupyterhub role rendered
 (``build/<namespace>/jupyterhub-values.yaml`` and ``jupyterhub-secrets.yaml``, merged over the
 chart's own values.yaml as Helm does). It applies them the way z2jh 4.4.0's
-jupyterhub_config.py does: hub.config passed through, hub.extraFiles written out (each file's
-directory on sys.path), hub.extraConfig run in sorted key order, cull.* as the
-jupyterhub-idle-culler service, hub.services and hub.loadRoles, singleuser.defaultUrl,
-singleuser.extraEnv and singleuser.profileList. The chart-generated secrets (cookie secret,
-CryptKeeper keys, proxy token) are generated once and kept, 0600, in the state directory.
+jupyterhub_config.py does: hub.config passed through, hub.extraFiles written out (imports
+from their pod directories, once on sys.path, load the local copies), hub.extraConfig run in
+sorted key order, cull.* as the jupyterhub-idle-culler service, hub.services and
+hub.loadRoles, singleuser.defaultUrl, singleuser.extraEnv and singleuser.profileList. The
+chart-generated secrets (cookie secret, CryptKeeper keys, proxy token) are generated once and
+kept, 0600, in the state directory.
 
 Only what the cluster provides differs: configurable-http-proxy from node_modules on loopback,
 and instead of KubeSpawner local processes whose homes are ``<homes>/<escaped user>``. The
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import glob
+import importlib.machinery
 import json
 import os
 import re
@@ -37,7 +39,7 @@ import tarfile
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,19 +54,31 @@ from traitlets import Integer, List, Unicode, default
 REPO = Path(__file__).resolve().parents[2]
 CHART_VERSION = "4.4.0"
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
-# The single-user environment: the project venv once it has JupyterLab, else a venv made
-# for the local hub (see the Makefile).
-SINGLEUSER_VENVS = (Path(sys.executable).parent.parent, REPO / "build" / "localhub-venv")
+# Where the single-user servers' environment (JupyterLab) is looked for. The venv made for the
+# local hub comes first: it is built on Debian's /usr/bin/python3, which uid 1000 can run (the
+# project venv's interpreter may live under root's home, which uid 1000 cannot read).
+SINGLEUSER_VENVS = (REPO / "build" / "localhub-venv", Path(sys.executable).parent.parent)
 UID, GID = 1000, 100
 START_DEADLINE = 90.0
 POLL = 0.2
 # Variables the single-user servers inherit: tests and the demo keep all traffic on loopback.
 PROXY_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy")
 # What z2jh's jupyterhub_config.py reads from hub.* into c.JupyterHub.
-HUB_TRAITS = ("concurrent_spawn_limit", "active_server_limit", "base_url", "allow_named_servers",
-              "named_server_limit_per_user", "authenticate_prometheus", "redirect_to_server",
-              "shutdown_on_logout", "template_paths", "template_vars")  # fmt: skip
+HUB_TRAITS = (
+    "concurrent_spawn_limit",
+    "active_server_limit",
+    "base_url",
+    "allow_named_servers",
+    "named_server_limit_per_user",
+    "authenticate_prometheus",
+    "redirect_to_server",
+    "shutdown_on_logout",
+    "template_paths",
+    "template_vars",
+)
 _SAFE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
+# The hub pod's configuration directory (where z2jh mounts its files and config).
+POD_CONFIG_DIR = "/usr/local/etc/jupyterhub"
 
 
 class LocalHubError(Exception):
@@ -169,22 +183,38 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _has_module(python: Path, module: str) -> bool:
+def run_as_prefix(uid: int = UID, gid: int = GID) -> list[str]:
+    """How the hub starts the single-user server: as uid/gid when we are root, else as us."""
+    if os.geteuid() != 0:
+        return []
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs"]
+
+
+def _runs(python: Path, code: str, as_user: bool = False) -> bool:
     if not python.exists():
         return False
-    probe = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True,
-                           check=False, timeout=60)  # fmt: skip
+    cmd = [*(run_as_prefix() if as_user else []), str(python), "-c", code]
+    probe = subprocess.run(cmd, capture_output=True, check=False, timeout=120, cwd="/")
     return probe.returncode == 0
 
 
+# The kernel is a child of the server: the user must be able to start the interpreter again
+# (a venv whose base interpreter it cannot read starts once, on the wrong stdlib, then fails).
+_SINGLEUSER_PROBE = (
+    "import subprocess, sys, jupyterlab, ipykernel; "
+    "subprocess.run([sys.executable, '-c', 'import ipykernel'], check=True)"
+)
+
+
 def find_singleuser() -> Path:
-    """jupyterhub-singleuser of the first venv that has JupyterLab."""
+    """jupyterhub-singleuser of the first venv with JupyterLab that the server's user can run."""
     for venv in SINGLEUSER_VENVS:
-        if _has_module(venv / "bin" / "python", "jupyterlab"):
+        if _runs(venv / "bin" / "python", _SINGLEUSER_PROBE, as_user=True):
             return venv / "bin" / "jupyterhub-singleuser"
     raise LocalHubError(
-        "no single-user environment with JupyterLab: add jupyterlab to the project or create "
-        f"{SINGLEUSER_VENVS[-1]} (make localhub-venv)"
+        "no single-user environment with JupyterLab that uid 1000 can run: create "
+        f"{SINGLEUSER_VENVS[0]} on /usr/bin/python3 with jupyterhub==5.5.0 and "
+        "jupyterlab==4.6.6 (make localhub-venv)"
     )
 
 
@@ -284,11 +314,26 @@ class LocalHub:
         candidates = [self.culler_python] if self.culler_python else []
         candidates += [Path(sys.executable)] + [v / "bin" / "python" for v in SINGLEUSER_VENVS]
         for python in candidates:
-            if python is not None and _has_module(python, "jupyterhub_idle_culler"):
+            if python is not None and _runs(python, "import jupyterhub_idle_culler"):
                 return str(python)
         return None
 
-    def _prepare(self) -> Path:
+    def _let_users_reach_homes(self) -> None:
+        """uid 1000 must traverse the directories above the homes. build/<namespace> is 0750:
+        add o+x (traverse, not list) to those under build/; refuse to touch anything else."""
+        build = (REPO / "build").resolve()
+        for parent in [self.homes.parent, *self.homes.parent.parents]:
+            mode = parent.stat().st_mode
+            if mode & stat.S_IXOTH:
+                continue
+            if parent != build and build not in parent.parents:
+                raise LocalHubError(
+                    f"uid {UID} cannot reach {self.homes}: {parent} is not traversable"
+                )
+            parent.chmod(mode | stat.S_IXOTH)
+
+    def prepare(self) -> Path:
+        """Check the inputs, write the settings and jupyterhub_config.py; the config's path."""
         if not self.proxy_cmd.exists():
             raise LocalHubError(f"{self.proxy_cmd} is missing: run `npm ci` in {REPO}")
         singleuser = self.singleuser or find_singleuser()
@@ -299,11 +344,7 @@ class LocalHub:
         self.homes.mkdir(parents=True, exist_ok=True)
         self.homes.chmod(0o755)
         if os.geteuid() == 0:
-            # uid 1000 must reach its home: let it traverse (not list) the directories above.
-            for parent in [self.homes.parent, *self.homes.parent.parents]:
-                mode = parent.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    parent.chmod(mode | stat.S_IXOTH)
+            self._let_users_reach_homes()
         generated = self.state_dir / "generated"
         generated.mkdir(mode=0o700, exist_ok=True)
         settings = {
@@ -336,7 +377,7 @@ class LocalHub:
         return config_path
 
     def start(self, deadline: float = START_DEADLINE) -> LocalHub:
-        config_path = self._prepare()
+        config_path = self.prepare()
         jupyterhub = Path(sys.executable).with_name("jupyterhub")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -444,8 +485,10 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
                 f"<strong>{xhtml_escape(str(profile.get('display_name', slug)))}</strong><br>"
                 f"<small>{xhtml_escape(str(profile.get('description', '')))}</small></label>"
             )
-        note = ("<p><em>Local hub: every profile runs the same local environment; on the "
-                "cluster each runs its own image.</em></p>")  # fmt: skip
+        note = (
+            "<p><em>Local hub: every profile runs the same local environment; on the "
+            "cluster each runs its own image.</em></p>"
+        )
         return note + "\n".join(items)
 
     def _chosen_profile(self) -> str:
@@ -534,9 +577,11 @@ def configure(c: Any, settings_path: str) -> None:
     c.JupyterHub.last_activity_interval = 60
     c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
     db_type = get("hub.db.type")
-    c.JupyterHub.db_url = "sqlite://" if db_type == "sqlite-memory" else (
-        f"sqlite:///{state_dir / 'jupyterhub.sqlite'}"
-    )  # fmt: skip
+    c.JupyterHub.db_url = (
+        "sqlite://"
+        if db_type == "sqlite-memory"
+        else (f"sqlite:///{state_dir / 'jupyterhub.sqlite'}")
+    )
     for trait in HUB_TRAITS:
         set_if(c.JupyterHub, trait, "hub." + camel_case(trait))
     set_if(c.Spawner, "consecutive_failure_limit", "hub.consecutiveFailureLimit")
@@ -573,11 +618,13 @@ def configure(c: Any, settings_path: str) -> None:
         crypt_keys = ";".join(crypt_keys)
     c.JupyterHub.cookie_secret = cookie_secret
     c.CryptKeeper.keys = crypt_keys.split(";")
-    secret_values.update({
-        "hub.config.JupyterHub.cookie_secret": cookie_secret,
-        "hub.config.CryptKeeper.keys": crypt_keys,
-        "hub.config.ConfigurableHTTPProxy.auth_token": proxy_token,
-    })  # fmt: skip
+    secret_values.update(
+        {
+            "hub.config.JupyterHub.cookie_secret": cookie_secret,
+            "hub.config.CryptKeeper.keys": crypt_keys,
+            "hub.config.ConfigurableHTTPProxy.auth_token": proxy_token,
+        }
+    )
 
     for section, cfg in hub_config.items():
         cfg = dict(cfg or {})
@@ -596,36 +643,47 @@ def configure(c: Any, settings_path: str) -> None:
         _log(f"loading pass-through config section hub.config.{section}")
         c[section].update(cfg)
 
-    # hub.extraFiles: mounted at mountPath in the pod; here written under the state directory,
-    # keeping mountPath's layout, each file's directory on sys.path.
+    # hub.extraFiles: mounted at mountPath in the pod; here written under the state directory
+    # (keeping mountPath's layout), and the pod's directories mapped to the local copies for
+    # imports. As in the pod, a module is importable only once its directory is on sys.path.
     files_root = state_dir / "files"
+    pod_dirs = {POD_CONFIG_DIR: files_root / POD_CONFIG_DIR.lstrip("/")}
     for key, details in (get("hub.extraFiles") or {}).items():
         target = files_root / str(details["mountPath"]).lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         if "stringData" in details:
             target.write_text(str(details["stringData"]).rstrip("\n") + "\n")
         elif "data" in details:
-            suffix = target.suffix
             data = details["data"]
-            text = json.dumps(data) if suffix == ".json" else yaml.safe_dump(data)
-            target.write_text(text)
+            target.write_text(
+                json.dumps(data) if target.suffix == ".json" else yaml.safe_dump(data)
+            )
         else:
             _log(f"hub.extraFiles.{key}: only stringData and data are written locally")
             continue
         if "mode" in details:
             target.chmod(int(details["mode"]))
-        if str(target.parent) not in sys.path:
-            sys.path.insert(0, str(target.parent))
+        pod_dirs[os.path.dirname(str(details["mountPath"]))] = target.parent
         _log(f"hub.extraFiles.{key} -> {target}")
+    _map_pod_directories(pod_dirs)
+    # The chart's jupyterhub_config.py puts its own directory first on sys.path.
+    sys.path.insert(0, POD_CONFIG_DIR)
 
     z2jh = _z2jh_module(values, secret_values)
     sys.modules["z2jh"] = z2jh
     namespace: dict[str, Any] = {
-        "c": c, "os": os, "sys": sys, "re": re, "glob": glob,
-        "url_path_join": url_path_join, "camelCaseify": camel_case,
-        **{name: getattr(z2jh, name) for name in
-           ("get_config", "get_secret_value", "set_config_if_not_none", "get_name")},
-    }  # fmt: skip
+        "c": c,
+        "os": os,
+        "sys": sys,
+        "re": re,
+        "glob": glob,
+        "url_path_join": url_path_join,
+        "camelCaseify": camel_case,
+        **{
+            name: getattr(z2jh, name)
+            for name in ("get_config", "get_secret_value", "set_config_if_not_none", "get_name")
+        },
+    }
     for key, source in sorted((get("hub.extraConfig") or {}).items()):
         _log(f"loading extra config: {key}")
         exec(compile(source, f"hub.extraConfig.{key}", "exec"), namespace)  # noqa: S102
@@ -649,12 +707,27 @@ def configure(c: Any, settings_path: str) -> None:
         uid, gid = settings["run_as"]
         c.LocalProfileSpawner.run_as_uid, c.LocalProfileSpawner.run_as_gid = uid, gid
         # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000).
-        c.Spawner.cmd = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
-                         "--no-new-privs", settings["singleuser"]]  # fmt: skip
+        c.Spawner.cmd = [*run_as_prefix(uid, gid), settings["singleuser"]]
     else:
         c.Spawner.cmd = [settings["singleuser"]]
     c.Spawner.start_timeout = max(int(get("singleuser.startTimeout") or 0), 120)
     c.Spawner.http_timeout = 120
+
+
+def _map_pod_directories(pod_dirs: Mapping[str, Path]) -> None:
+    """Imports from the pod's directories (on sys.path) load the local copies of their files."""
+    make_finder = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+    local = {pod.rstrip("/"): path for pod, path in pod_dirs.items()}
+
+    def pod_path_hook(entry: str) -> Any:
+        if entry.rstrip("/") not in local:
+            raise ImportError(f"not a pod directory: {entry}")
+        return make_finder(str(local[entry.rstrip("/")]))
+
+    sys.path_hooks.insert(0, pod_path_hook)
+    sys.path_importer_cache.clear()
 
 
 def _configure_culler(c: Any, values: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
@@ -674,10 +747,18 @@ def _configure_culler(c: Any, values: Mapping[str, Any], settings: Mapping[str, 
     }
     base_url = dotted(values, "hub.baseUrl") or "/"
     api = url_path_join(base_url, "hub/api")
-    cmd = [python, "-m", "jupyterhub_idle_culler",
-           f"--url=http://{settings['ip']}:{settings['hub_port']}{api}"]  # fmt: skip
-    for key, flag in (("timeout", "--timeout"), ("every", "--cull-every"),
-                      ("concurrency", "--concurrency"), ("maxAge", "--max-age")):  # fmt: skip
+    cmd = [
+        python,
+        "-m",
+        "jupyterhub_idle_culler",
+        f"--url=http://{settings['ip']}:{settings['hub_port']}{api}",
+    ]
+    for key, flag in (
+        ("timeout", "--timeout"),
+        ("every", "--cull-every"),
+        ("concurrency", "--concurrency"),
+        ("maxAge", "--max-age"),
+    ):
         if get(f"cull.{key}"):
             cmd.append(f"{flag}={get(f'cull.{key}')}")
     if get("cull.users"):
@@ -710,8 +791,14 @@ def demo_accounts(values: Mapping[str, Any]) -> list[Any]:
         admin = admins[0] if admins else "astrohub-admin"
         user = users[0] if users else "astronomer"
         accounts.append(Account(f"{admin}@example.org", secrets.token_urlsafe(9), login=admin))
-        accounts.append(Account(f"{user}@example.org", secrets.token_urlsafe(9), login=user,
-                                orgs=frozenset(orgs[:1])))  # fmt: skip
+        accounts.append(
+            Account(
+                f"{user}@example.org",
+                secrets.token_urlsafe(9),
+                login=user,
+                orgs=frozenset(orgs[:1]),
+            )
+        )
     else:
         domains = sorted(cfg.get("allowed_email_domains") or [])
         admin = admins[0] if admins else "admin@" + (domains[0] if domains else "example.org")
@@ -730,25 +817,67 @@ def demo_render_env(provider_url: str, hub_port: int, client_secret: str) -> dic
     }
 
 
-def serve_demo(hub: LocalHub, provider: Any, *, wait: bool = True) -> list[Any]:
-    """Start the hub, give the provider demo accounts, print how to sign in, wait for Ctrl-C."""
+def serve_demo(hub: LocalHub, provider: Any) -> list[Any]:
+    """Start the hub, give the provider demo accounts the hub lets in, print how to sign in."""
     hub.start()
     accounts = demo_accounts(hub.values)
     provider.state.accounts.extend(accounts)
-    section, _ = authenticator_settings(hub.values)
-    print(f"\n==> JupyterHub {hub.url}  (sign in with {section}, served by {provider.url})")
+    section, cfg = authenticator_settings(hub.values)
+    github = section == "GitHubOAuthenticator"
+    service = cfg.get("login_service") or ("GitHub" if github else section)
+    print(f'\n==> JupyterHub on {hub.url}: "Sign in with {service}"')
+    print(f"    ({service} is played by the local provider on {provider.url})")
     for account, role in zip(accounts, ("admin", "user"), strict=False):
-        name = account.login if section == "GitHubOAuthenticator" else account.email
-        print(f"    {role:5} {name}  password {account.password}")
-    print(f"    hub log: {hub.log_path}")
-    if wait:
-        print("==> Ctrl-C stops the hub.")
-        done = threading.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, lambda *_: done.set())
-        done.wait()
-        hub.stop()
+        name = account.login if github else account.email
+        print(f"    {role:5}  {name}  password {account.password}")
+    print(f"    hub log: {hub.log_path}", flush=True)
     return accounts
+
+
+@contextlib.contextmanager
+def local_demo(
+    render: Callable[[Mapping[str, str]], int], namespace_dir: Path
+) -> Iterator[tuple[LocalHub, Any, list[Any]]]:
+    """The end of ``make demo``: start the provider, let ``render`` run the playbook with the
+    environment the local inventory reads (provider URL, hub host, client secret; it returns
+    an exit code), then serve the hub from what it rendered into ``namespace_dir``."""
+    from astrohub.oidc_provider import OIDCProvider
+
+    secret = os.environ.get("ASTROHUB_DEMO_CLIENT_SECRET") or secrets.token_urlsafe(24)
+    with OIDCProvider([], client_secret=secret) as provider:
+        port = free_port()
+        returncode = render(demo_render_env(provider.url, port, secret))
+        if returncode != 0:
+            raise LocalHubError(f"rendering the values failed (exit code {returncode})")
+        hub = LocalHub(
+            namespace_dir / "jupyterhub-values.yaml",
+            namespace_dir / "jupyterhub-secrets.yaml",
+            namespace_dir / "homes",
+            port,
+        )
+        try:
+            accounts = serve_demo(hub, provider)
+            yield hub, provider, accounts
+        finally:
+            hub.stop()
+
+
+def run_demo(
+    render: Callable[[Mapping[str, str]], int], namespace_dir: Path, *, wait: bool = True
+) -> int:
+    """:func:`local_demo`, kept up until Ctrl-C (or SIGTERM) when ``wait``; an exit code."""
+    done = threading.Event()
+    try:
+        with local_demo(render, namespace_dir):
+            if wait:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(sig, lambda *_: done.set())
+                print("==> Ctrl-C stops the hub.", flush=True)
+                done.wait()
+    except LocalHubError as exc:
+        print(f"==> the local hub did not start: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -769,9 +898,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.ip not in {"127.0.0.1", "localhost"}:
         parser.error("the local hub listens on loopback only")
-    hub = LocalHub(args.values, args.secrets, args.homes, args.port, ip=args.ip,
-                   chart=args.chart, state_dir=args.state_dir, proxy_cmd=args.proxy_cmd,
-                   singleuser=args.singleuser)  # fmt: skip
+    hub = LocalHub(
+        args.values,
+        args.secrets,
+        args.homes,
+        args.port,
+        ip=args.ip,
+        chart=args.chart,
+        state_dir=args.state_dir,
+        proxy_cmd=args.proxy_cmd,
+        singleuser=args.singleuser,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

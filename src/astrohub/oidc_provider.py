@@ -74,7 +74,7 @@ class Account:
     """A user of the provider. ``orgs`` holds GitHub memberships: "org" or "org:team"."""
 
     email: str
-    password: str
+    password: str = field(repr=False)
     login: str = ""
     name: str = ""
     orgs: frozenset[str] = frozenset()
@@ -143,14 +143,15 @@ class _State:
 
     accounts: list[Account]
     client_id: str
-    client_secret: str
-    redirect_uris: frozenset[str]
-    require_pkce: bool
+    client_secret: str = field(repr=False)
+    redirect_uris: frozenset[str] = frozenset()
+    require_pkce: bool = False
     base_url: str = ""
-    grants: dict[str, _Grant] = field(default_factory=dict)
-    used_codes: dict[str, str | None] = field(default_factory=dict)
-    tokens: dict[str, _Token] = field(default_factory=dict)
-    issued: list[str] = field(default_factory=list)
+    # Codes and tokens: kept out of reprs (a failing test prints its arguments).
+    grants: dict[str, _Grant] = field(default_factory=dict, repr=False)
+    used_codes: dict[str, str | None] = field(default_factory=dict, repr=False)
+    tokens: dict[str, _Token] = field(default_factory=dict, repr=False)
+    issued: list[str] = field(default_factory=list, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def find(self, name: str, flavour: str) -> Account | None:
@@ -185,8 +186,14 @@ def _log_request(handler: web.RequestHandler) -> None:
     request = handler.request
     status = handler.get_status()
     level = logging.INFO if status < 400 else logging.WARNING
-    log.log(level, "%d %s %s %.1fms", status, request.method, request.path,
-            1000.0 * request.request_time())  # fmt: skip
+    log.log(
+        level,
+        "%d %s %s %.1fms",
+        status,
+        request.method,
+        request.path,
+        1000.0 * request.request_time(),
+    )
 
 
 class _Base(web.RequestHandler):
@@ -217,8 +224,16 @@ class _Base(web.RequestHandler):
 class AuthorizeHandler(_Base):
     """GET: the login form. POST: check the password, redirect back with a code."""
 
-    PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-              "code_challenge", "code_challenge_method")  # fmt: skip
+    PARAMS = (
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+    )
 
     def _params(self) -> dict[str, str]:
         return {name: self.get_argument(name, "") for name in self.PARAMS}
@@ -538,8 +553,9 @@ class GitHubApiHandler(_Base):
             if not {"user", "user:email"} & set(found.scopes) or me.omit_email:
                 self.not_found()
                 return
-            self.json([{"email": me.email, "primary": True, "verified": True,
-                        "visibility": "private"}])  # fmt: skip
+            self.json(
+                [{"email": me.email, "primary": True, "verified": True, "visibility": "private"}]
+            )
         elif parts == ["user", "teams"]:
             teams = sorted(o for o in me.orgs if ":" in o)
             self.json([self._team(t) for t in teams] if "read:org" in found.scopes else [])
@@ -676,6 +692,15 @@ class OIDCProvider:
         """GitHubOAuthenticator.github_api for this provider."""
         return self.url + "/github/api"
 
+    def tokens_of(self, email: str) -> list[str]:
+        """The live access tokens issued to an account (for tests comparing, never printing)."""
+        with self.state.lock:
+            return [
+                token
+                for token, issued in self.state.tokens.items()
+                if issued.account.email.lower() == email.lower()
+            ]
+
     def secrets_issued(self) -> list[str]:
         """The client secret and every code and token issued so far (for log checks)."""
         with self.state.lock:
@@ -773,17 +798,31 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_SECRET_ENV,
         help="environment variable holding the client secret (default %(default)s)",
     )
-    parser.add_argument("--user", action="append", default=[], metavar="EMAIL:PASSWORD[:ORGS]",
-                        help="an account; ORGS is a comma list of org or org:team")  # fmt: skip
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="EMAIL:PASSWORD[:ORGS]",
+        help="an account; ORGS is a comma list of org or org:team",
+    )
     parser.add_argument(
         "--users-file",
         type=Path,
         help="JSON list of {email, password, login, name, orgs, omit_email}",
     )
-    parser.add_argument("--omit-email", action="append", default=[], metavar="EMAIL",
-                        help="MAST /info for this account has no attrib.email")  # fmt: skip
-    parser.add_argument("--redirect-uri", action="append", default=[],
-                        help="registered redirect URI (default: any on loopback)")  # fmt: skip
+    parser.add_argument(
+        "--omit-email",
+        action="append",
+        default=[],
+        metavar="EMAIL",
+        help="MAST /info for this account has no attrib.email",
+    )
+    parser.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        help="registered redirect URI (default: any on loopback)",
+    )
     parser.add_argument("--require-pkce", action="store_true", help="refuse requests without PKCE")
     args = parser.parse_args(argv)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import importlib.util
 import io
 import json
@@ -67,12 +68,12 @@ class CallbackHandler:
 
 def authenticator(**settings: Any) -> MASTOAuthenticator:
     config = Config()
-    config.MASTOAuthenticator = {
-        "client_id": "astrohub",
-        "client_secret": "recorded-client-secret",
-        "oauth_callback_url": CALLBACK,
+    config.MASTOAuthenticator.update(
+        client_id="astrohub",
+        client_secret="recorded-client-secret",
+        oauth_callback_url=CALLBACK,
         **settings,
-    }
+    )
     return MASTOAuthenticator(config=config)
 
 
@@ -237,20 +238,13 @@ def test_the_token_is_never_logged(caplog: pytest.LogCaptureFixture) -> None:
     )
     auth = MASTOAuthenticator(config=config)
     for info in ("stsci", "external", "no_email", "anonymous"):
-        with pytest.raises(web.HTTPError) if info in ("no_email", "anonymous") else _nothing():
+        refused = info in ("no_email", "anonymous")
+        with pytest.raises(web.HTTPError) if refused else contextlib.nullcontext():
             sign_in(auth, recorded(info))
     asyncio.run(auth.pre_spawn_start(FakeUser({}), SimpleNamespace(environment={})))
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (TOKEN, recorded("external")["token"], "recorded-client-secret"):
         assert secret not in logged
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 ALLOWED_IMPORTS = {"__future__", "jupyterhub", "oauthenticator", "tornado", "traitlets"}

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.oauth2 import OAuthCallbackHandler
 from tornado import web
 from traitlets import Bool, Set, Unicode, default, validate
 
@@ -63,8 +64,19 @@ def mast_email(user_info: dict[str, Any]) -> str:
     return email
 
 
+class MASTCallbackHandler(OAuthCallbackHandler):
+    """OAuthenticator's callback handler, minus the code in tornado's warning lines."""
+
+    def _request_summary(self) -> str:
+        # Tornado's warning for a refused callback (403, 400) names the request; JupyterHub's
+        # access log scrubs the query (the OAuth code and state), tornado's line would not.
+        return f"{self.request.method} {self.request.path} ({self.request.remote_ip})"
+
+
 class MASTOAuthenticator(GenericOAuthenticator):
     """GenericOAuthenticator for the MAST auth service; see the module docstring."""
+
+    callback_handler = MASTCallbackHandler
 
     # Where the MAST /info answer is kept in auth_state.
     user_auth_state_key = "mast_user"
