@@ -190,6 +190,21 @@ def run_as_prefix(uid: int = UID, gid: int = GID) -> list[str]:
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs"]
 
 
+def let_user_traverse(target: Path, uid: int = UID) -> None:
+    """Let ``uid`` reach ``target``: a fresh clone's build/ is 0750 (Ansible creates it with
+    build/<namespace>). Add o+x (traverse, not list) to the directories under build/ on the
+    way; refuse, naming the directory, to touch anything above build/."""
+    build = (REPO / "build").resolve()
+    target = target.resolve()
+    for parent in [target, *target.parents]:
+        mode = parent.stat().st_mode
+        if mode & stat.S_IXOTH:
+            continue
+        if parent != build and build not in parent.parents:
+            raise LocalHubError(f"uid {uid} cannot reach {target}: {parent} is not traversable")
+        parent.chmod(mode | stat.S_IXOTH)
+
+
 def _runs(python: Path, code: str, as_user: bool = False) -> bool:
     if not python.exists():
         return False
@@ -319,18 +334,7 @@ class LocalHub:
         return None
 
     def _let_users_reach_homes(self) -> None:
-        """uid 1000 must traverse the directories above the homes. build/<namespace> is 0750:
-        add o+x (traverse, not list) to those under build/; refuse to touch anything else."""
-        build = (REPO / "build").resolve()
-        for parent in [self.homes.parent, *self.homes.parent.parents]:
-            mode = parent.stat().st_mode
-            if mode & stat.S_IXOTH:
-                continue
-            if parent != build and build not in parent.parents:
-                raise LocalHubError(
-                    f"uid {UID} cannot reach {self.homes}: {parent} is not traversable"
-                )
-            parent.chmod(mode | stat.S_IXOTH)
+        let_user_traverse(self.homes.parent)
 
     def prepare(self) -> Path:
         """Check the inputs, write the settings and jupyterhub_config.py; the config's path."""

@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 import requests
 
+from astrohub.localhub import LocalHubError, let_user_traverse
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHP = REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
 JUPYTERHUB = Path(sys.executable).parent / "jupyterhub"
@@ -175,6 +177,11 @@ def running_hub(singleuser: Path, user_env: dict[str, str]) -> Iterator[Hub]:
         pytest.fail(f"{JUPYTERHUB} is missing: install the project (make setup)")
     if os.geteuid() != 0:
         pytest.fail("the singleuser test switches to uid 1000 with setpriv and needs root")
+    try:
+        # The environment is cached under build/, which a fresh clone creates 0750.
+        let_user_traverse(singleuser.parent, UID)
+    except LocalHubError as error:
+        pytest.fail(str(error))
 
     # Under /tmp, traversable by uid 1000 (pytest's own tmp directory is root-only).
     base = Path(tempfile.mkdtemp(prefix="astrohub-hub-", dir="/tmp"))

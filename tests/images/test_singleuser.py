@@ -47,7 +47,8 @@ def test_singleuser_runs_non_root_under_the_hub(
         assert info["version"] == hub_version == "5.5.0"
 
         assert hub.api("POST", f"/users/{USERNAME}").status_code == 201
-        assert hub.api("POST", f"/users/{USERNAME}/server").status_code in (201, 202)
+        spawn = hub.api("POST", f"/users/{USERNAME}/server")
+        assert spawn.status_code in (201, 202), f"{spawn.text}\n{hub.log_tail()}"
         model = hub.wait_until_ready()
         assert model["servers"][""]["url"] == f"/user/{USERNAME}/"
 
