@@ -20,6 +20,16 @@ REPO = Path(__file__).resolve().parents[2]
 LOCAL_INVENTORY = REPO / "inventories" / "local"
 # A closed local port: anything that tries to leave loopback through a proxy fails at once.
 DEAD_PROXY = "http://127.0.0.1:9"
+# Everything but loopback goes to the dead proxy. Lower-case names win over upper-case ones in
+# urllib/requests, so both spellings are set.
+LOOPBACK_ONLY = {
+    "HTTPS_PROXY": DEAD_PROXY,
+    "HTTP_PROXY": DEAD_PROXY,
+    "https_proxy": DEAD_PROXY,
+    "http_proxy": DEAD_PROXY,
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+}
 # The local OIDC provider's client secret: made once per process, so that repeated runs
 # render the same values (and a second run changes nothing), never stored.
 DEMO_CLIENT_SECRET = secrets.token_urlsafe(24)
@@ -37,12 +47,7 @@ def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[st
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1",
-            "HTTPS_PROXY": DEAD_PROXY,
-            "HTTP_PROXY": DEAD_PROXY,
-            "https_proxy": DEAD_PROXY,
-            "http_proxy": DEAD_PROXY,
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
+            **LOOPBACK_ONLY,
             "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
             "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_NOCOLOR": "1",

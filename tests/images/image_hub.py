@@ -16,7 +16,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from typing import Any
 import pytest
 import requests
 
-from astrohub.localhub import LocalHubError, let_user_traverse
+from astrohub.localhub import LocalHubError, let_user_traverse, stop_pid
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHP = REPO_ROOT / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -143,28 +142,6 @@ class Hub:
         return pid
 
 
-def _process_matches(pid: int, needle: str) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return False
-    return needle in cmdline
-
-
-def _stop(pid: int, needle: str, deadline: float = 15.0) -> None:
-    """SIGTERM then SIGKILL one process we started, checked by its command line."""
-    if not _process_matches(pid, needle):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    end = time.monotonic() + deadline
-    while time.monotonic() < end and _process_matches(pid, needle):
-        time.sleep(POLL)
-    if _process_matches(pid, needle):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
 @contextlib.contextmanager
 def running_hub(singleuser: Path, user_env: dict[str, str]) -> Iterator[Hub]:
     """Start the hub; stop the user's server, the hub and the proxy afterwards.
@@ -259,12 +236,12 @@ def running_hub(singleuser: Path, user_env: dict[str, str]) -> Iterator[Hub]:
         proxy_pid_file = hub_dir / "jupyterhub-proxy.pid"
         proxy_pid = int(proxy_pid_file.read_text()) if proxy_pid_file.is_file() else None
         # The hub stops the servers and the proxy it started when it shuts down.
-        _stop(process.pid, "jupyterhub", deadline=30)
+        stop_pid(process.pid, "jupyterhub", deadline=30)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
         if singleuser_pid is not None:
-            _stop(singleuser_pid, "jupyterhub-singleuser")
+            stop_pid(singleuser_pid, "jupyterhub-singleuser")
         if proxy_pid is not None:
-            _stop(proxy_pid, "configurable-http-proxy")
+            stop_pid(proxy_pid, "configurable-http-proxy")
         hub.session.close()
         shutil.rmtree(base, ignore_errors=True)

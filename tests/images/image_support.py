@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from astrohub.runner import DEAD_PROXY, LOOPBACK_ONLY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 HERE = Path(__file__).resolve().parent
@@ -18,7 +20,6 @@ HUB_REQUIREMENTS = (
 )
 CHART_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0"
 IMAGE_NAMES = ("jwst", "hst")
-DEAD_PROXY = "http://127.0.0.1:9"
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
 
 # Filled by the image_env fixture, printed at the end of the run.
@@ -43,9 +44,7 @@ def offline_env(**extra: str) -> dict[str, str]:
     """The environment for code running inside an image environment: all traffic goes
     to the dead proxy except loopback, so nothing can reach the network."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRDS_", "VIRTUAL_ENV"))}
-    for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
-        env[name] = DEAD_PROXY
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env.update(LOOPBACK_ONLY)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra)
     return env

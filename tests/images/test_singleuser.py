@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 from image_hub import GID, UID, USERNAME, running_hub
-from image_support import DEAD_PROXY, IMAGE_NAMES, hub_jupyterhub_version
+from image_support import IMAGE_NAMES, hub_jupyterhub_version
 
 from astrohub import images
+from astrohub.runner import LOOPBACK_ONLY
 
 CRDS_SERVERS = {"jwst": "https://jwst-crds.stsci.edu", "hst": "https://hst-crds.stsci.edu"}
 
@@ -32,12 +33,7 @@ def test_singleuser_runs_non_root_under_the_hub(
     hub_version = hub_jupyterhub_version()
     user_env = {
         # Everything but loopback goes to a dead proxy: the server must not need the network.
-        "HTTPS_PROXY": DEAD_PROXY,
-        "HTTP_PROXY": DEAD_PROXY,
-        "https_proxy": DEAD_PROXY,
-        "http_proxy": DEAD_PROXY,
-        "NO_PROXY": "127.0.0.1,localhost",
-        "no_proxy": "127.0.0.1,localhost",
+        **LOOPBACK_ONLY,
         "CRDS_PATH": "{home}/crds_cache",
         "CRDS_SERVER_URL": CRDS_SERVERS[name],
     }
