@@ -103,11 +103,13 @@ images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS cr
 bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/bench.json)
 	$(OFFLINE) $(BIN)/python -m astrohub.bench
 
-lock: venv ## re-resolve requirements.lock from pyproject.toml
+lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requirements-ci-node.lock
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
 	  --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile --quiet requirements-localhub.in --python-version 3.11 \
 	  --generate-hashes -o requirements-localhub.lock
+	$(BIN)/uv pip compile --quiet requirements-ci-node.in --python-version 3.9 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements-ci-node.lock
 
 clean: ## remove build output, node_modules and the virtualenv
 	rm -rf build node_modules $(VENV)

@@ -10,6 +10,7 @@ import http.server
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from astrohub.runner import REPO
+from astrohub.runner import DEAD_PROXY, REPO
 
 PLAYBOOK = REPO / "tests" / "integration" / "playbooks" / "cluster_tools.yml"
 
@@ -60,8 +61,11 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obj
 
 
 def install(
-    releases: dict[str, object], target: Path, **overrides: str
+    releases: dict[str, object], target: Path, *, index: bool = False, **overrides: object
 ) -> subprocess.CompletedProcess:
+    """Run the role into ``target``. ``index``: the Kubernetes Python client too, which pip
+    installs from the package index (as `make test` does for the image locks); everything
+    else comes from the loopback server."""
     sha = releases["sha"]
     extra = {
         "kops_version": "1.36.2",
@@ -76,6 +80,10 @@ def install(
         "cluster_tools_bin_dir": str(target / "bin"),
         "cluster_tools_cache_dir": str(target / "cache"),
         "cluster_tools_become": False,
+        "cluster_tools_python_client": index,
+        "ci_node_python_venv": str(target / "python"),
+        "cluster_tools_system_python": sys.executable,
+        "cluster_tools_system_packages": [],
         "ansible_python_interpreter": sys.executable,
         **overrides,
     }
@@ -87,6 +95,10 @@ def install(
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
     }
+    if index:
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy"):
+            if env.get(name) == DEAD_PROXY:
+                del env[name]
     return subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),
@@ -142,3 +154,37 @@ def test_a_new_pin_replaces_the_installed_tool(releases, tmp_path: Path) -> None
     )
     assert result.returncode == 0 and recap_changed(result.stdout) == 1
     assert (tmp_path / "bin" / "kubectl").read_bytes() == newer
+
+
+def test_the_kubernetes_python_client_installs_from_the_lock(releases, tmp_path: Path) -> None:
+    """kubernetes.core's k8s modules run with this venv's python on the CI node."""
+    first = install(releases, tmp_path, index=True)
+    assert first.returncode == 0, first.stdout[-3000:]
+    python = tmp_path / "python" / "bin" / "python"
+    probe = subprocess.run(
+        [str(python), "-c", "import kubernetes, yaml, jsonpatch; print(kubernetes.__version__)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    lock = (REPO / "requirements-ci-node.lock").read_text()
+    assert f"kubernetes=={probe.stdout.strip()} " in lock
+    second = install(releases, tmp_path, index=True)
+    assert second.returncode == 0 and recap_changed(second.stdout) == 0, second.stdout[-3000:]
+
+
+def test_a_package_outside_the_lock_is_refused(releases, tmp_path: Path) -> None:
+    """--require-hashes: a lock entry whose hash does not match installs nothing."""
+    lock = (REPO / "requirements-ci-node.lock").read_text()
+    tampered = tmp_path / "tampered.lock"
+    tampered.write_text(re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, lock))
+    result = install(releases, tmp_path, index=True, cluster_tools_python_lock=str(tampered))
+    assert result.returncode != 0
+    assert "hash" in result.stdout.lower()
+    probe = subprocess.run(
+        [str(tmp_path / "python" / "bin" / "python"), "-c", "import kubernetes"],
+        capture_output=True,
+        check=False,
+    )
+    assert probe.returncode != 0
