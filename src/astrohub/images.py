@@ -138,6 +138,9 @@ IMAGE_SCHEMA: dict[str, Any] = {
         "version": {"type": "string", "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.]{0,99}$"},
         "headline_package": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"},
         "default": {"type": "boolean"},
+        # The CRDS observatory whose references this image calibrates with: with
+        # crds_shared_cache, a CronJob in this image keeps the shared cache in sync.
+        "crds_observatory": {"enum": ["jwst", "hst"]},
         "cpu_guarantee": {"type": "number", "exclusiveMinimum": 0},
         "cpu_limit": {"type": "number", "exclusiveMinimum": 0},
         "mem_guarantee": {"type": "string", "pattern": _MEMORY},
@@ -202,6 +205,7 @@ class ImageSpec:
     lock: LockSettings
     directory: Path
     headline_package: str | None = None
+    crds_observatory: str | None = None
 
     @property
     def dockerfile(self) -> Path:
@@ -330,6 +334,7 @@ def load_image(directory: Path, *, require_lock: bool = True) -> ImageSpec:
         ),
         directory=directory,
         headline_package=headline,
+        crds_observatory=raw.get("crds_observatory"),
     )
 
 
@@ -512,6 +517,24 @@ def singleuser_values(
         }
         singleuser["extraEnv"] = {"CRDS_SHARED_CACHE": crds_shared_cache_mount}
     return {"singleuser": singleuser, "prePuller": {"pullProfileListImages": True}}
+
+
+def crds_sync_jobs(
+    images_dir: Path = IMAGES_DIR, registry: str = "", namespace: str = DEFAULT_NAMESPACE
+) -> list[dict[str, str]]:
+    """What keeps the shared CRDS cache filled: one sync per image that names a
+    ``crds_observatory`` (its name, observatory and image reference), for the CronJobs."""
+    if not registry:
+        raise ImageSpecError("crds_sync_jobs needs the registry the images are pushed to")
+    return [
+        {
+            "name": image.name,
+            "observatory": image.crds_observatory,
+            "image": image_reference(image, registry, namespace),
+        }
+        for image in load_images(images_dir)
+        if image.crds_observatory
+    ]
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,13 +1,19 @@
 """`make molecule`: run each role's molecule scenario against one local AWS emulator.
 
 Scenarios use distinct deployment names, so two run side by side on the shared emulator.
+Their scratch directories are fixed paths under /tmp, so a second `make molecule` on the same
+machine (another checkout) waits for the first instead of deleting its files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,6 +21,26 @@ from astrohub.emulator import Emulator
 from astrohub.runner import REPO, offline_env
 
 BASE_CONFIG = REPO / ".config" / "molecule" / "config.yml"
+# The scenarios scratch under fixed /tmp paths; this lock is what keeps two runs apart.
+MACHINE_LOCK = Path("/tmp/astrohub-molecule.lock")  # noqa: S108
+
+
+@contextlib.contextmanager
+def one_run_per_machine(lock_path: Path = MACHINE_LOCK) -> Iterator[None]:
+    """Hold an exclusive lock for the whole run; say who holds it while waiting."""
+    with lock_path.open("a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another run"
+            print(f"molecule: waiting for {holder} to finish", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()} in {REPO}\n")
+        lock.flush()
+        yield
 
 
 def run_scenario(role: str, endpoint: str, log_dir: Path) -> tuple[str, int, float]:
@@ -51,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     log_dir = REPO / "build" / "molecule"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with Emulator() as emulator, ThreadPoolExecutor(max_workers=2) as pool:
+    with one_run_per_machine(), Emulator() as emulator, ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda r: run_scenario(r, emulator.url, log_dir), roles))
     failed = 0
     for role, code, seconds in results:

@@ -116,6 +116,7 @@ def test_a_third_image_yml_adds_a_third_image_profile(tmp_path: Path) -> None:
         ({"default": True}, "more than one default image"),
         ({"repository": "hst"}, "share the repository"),
         ({"headline_package": "drizzlepac"}, "does not name the locked drizzlepac"),
+        ({"crds_observatory": "roman"}, "crds_observatory"),
         (
             {"lock": {"python_version": "3.11", "python_platform": "x86_64-manylinux_2_28"}},
             "exclude_newer",
@@ -198,3 +199,20 @@ def test_rendered_chart_offers_and_prepulls_the_profiles(tmp_path: Path) -> None
     hub_values = yaml.safe_load(base64.b64decode(secret["data"]["values.yaml"]))
     assert hub_values["singleuser"]["profileList"] == values["singleuser"]["profileList"]
     assert hub_values["singleuser"]["extraEnv"] == {"CRDS_SHARED_CACHE": "/srv/crds-shared-cache"}
+
+
+def test_crds_sync_jobs_follow_the_images_crds_observatory(tmp_path: Path) -> None:
+    jobs = images.crds_sync_jobs(IMAGES_DIR, REGISTRY)
+    assert [(j["name"], j["observatory"]) for j in jobs] == [("jwst", "jwst"), ("hst", "hst")]
+    profiles = {
+        p["slug"]: p["kubespawner_override"]["image"]
+        for p in images.profile_list(IMAGES_DIR, REGISTRY)
+    }
+    assert all(job["image"] == profiles[job["name"]] for job in jobs)
+    # An image without a crds_observatory gets no sync job.
+    images_dir = copy_images(tmp_path)
+    spec = add_image(images_dir) / "image.yml"
+    raw = yaml.safe_load(spec.read_text())
+    del raw["crds_observatory"]
+    spec.write_text(yaml.safe_dump(raw))
+    assert [j["name"] for j in images.crds_sync_jobs(images_dir, REGISTRY)] == ["jwst", "hst"]

@@ -6,7 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from astrohub.images import common_base_image, ecr_repository_names, load_images, singleuser_values
+from astrohub.images import (
+    common_base_image,
+    crds_sync_jobs,
+    ecr_repository_names,
+    load_images,
+    singleuser_values,
+)
 
 
 def ecr_repositories(images_dir: str, namespace: str) -> list[str]:
@@ -14,9 +20,19 @@ def ecr_repositories(images_dir: str, namespace: str) -> list[str]:
     return ecr_repository_names(Path(images_dir), namespace)
 
 
-def singleuser_images(images_dir: str, registry: str, namespace: str) -> dict[str, Any]:
-    """The helm values of the spawn page: singleuser.profileList and the pre-puller."""
-    return singleuser_values(Path(images_dir), registry, namespace)
+def singleuser_images(
+    images_dir: str, registry: str, namespace: str, crds_shared_cache: bool = False
+) -> dict[str, Any]:
+    """The helm values of the spawn page: singleuser.profileList and the pre-puller, and
+    with crds_shared_cache the read-only shared CRDS cache in every user's server."""
+    return singleuser_values(
+        Path(images_dir), registry, namespace, crds_shared_cache=crds_shared_cache
+    )
+
+
+def crds_sync_images(images_dir: str, registry: str, namespace: str) -> list[dict[str, str]]:
+    """The images whose CronJob keeps the shared CRDS cache in sync (name, observatory, image)."""
+    return crds_sync_jobs(Path(images_dir), registry, namespace)
 
 
 def base_image(images_dir: str) -> str:
@@ -30,6 +46,7 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "base_image": base_image,
+            "crds_sync_images": crds_sync_images,
             "ecr_repositories": ecr_repositories,
             "singleuser_images": singleuser_images,
         }
