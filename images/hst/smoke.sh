@@ -6,19 +6,9 @@
 # the test machine cannot reach); tests/images only lints this file.
 set -euo pipefail
 
-fail() {
-    echo "SMOKE FAIL: $*" >&2
-    exit 1
-}
-
-[[ "$(id -u)" == "1000" ]] || fail "running as uid $(id -u), expected 1000 (jovyan)"
-[[ "$(id -g)" == "100" ]] || fail "running as gid $(id -g), expected 100 (users)"
-[[ "$(command -v python)" == "/opt/astrohub/venv/bin/python" ]] || fail "python is $(command -v python)"
-[[ "$(command -v jupyterhub-singleuser)" == "/opt/astrohub/venv/bin/jupyterhub-singleuser" ]] \
-    || fail "jupyterhub-singleuser is not the locked one"
-[[ "${CRDS_SERVER_URL}" == "https://hst-crds.stsci.edu" ]] || fail "CRDS_SERVER_URL=${CRDS_SERVER_URL}"
-[[ "${CRDS_PATH}" == "${HOME}/crds_cache" ]] || fail "CRDS_PATH=${CRDS_PATH}"
-[[ -r /usr/local/bin/start-notebook.d/10-crds-shared-cache.sh ]] || fail "CRDS shared-cache start hook missing"
+# shellcheck source=../common/smoke_common.sh
+source /opt/astrohub/smoke_common.sh
+smoke_common_checks "https://hst-crds.stsci.edu"
 
 # Instrument reference directories in the CRDS cache, with hstcal's trailing slash.
 declare -A refdir=([iref]=wfc3 [jref]=acs [oref]=stis [lref]=cos [nref]=nicmos [uref]=wfpc2)
@@ -38,10 +28,6 @@ done
 [[ -n "${HSTCAL_VERSION:-}" ]] || fail "HSTCAL_VERSION is not set in the image"
 conda list --prefix /opt/astrohub/hstcal '^hstcal$' | grep -Eq "^hstcal[[:space:]]+${HSTCAL_VERSION}[[:space:]]" \
     || fail "hstcal is not ${HSTCAL_VERSION}"
-
-# The environment is exactly the lock, every requested package imports at its pin.
-python -m pip check
-python /opt/astrohub/check_env.py /opt/astrohub/requirements.in /opt/astrohub/requirements.txt
 
 # The Python wrappers find the executables they drive.
 python - <<'PY'

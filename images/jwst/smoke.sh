@@ -5,23 +5,10 @@
 # tests/images only lints it (bash -n, shellcheck): Docker does not run there.
 set -euo pipefail
 
-fail() {
-    echo "SMOKE FAIL: $*" >&2
-    exit 1
-}
+# shellcheck source=../common/smoke_common.sh
+source /opt/astrohub/smoke_common.sh
+smoke_common_checks "https://jwst-crds.stsci.edu"
 
-[[ "$(id -u)" == "1000" ]] || fail "running as uid $(id -u), expected 1000 (jovyan)"
-[[ "$(id -g)" == "100" ]] || fail "running as gid $(id -g), expected 100 (users)"
-[[ "$(command -v python)" == "/opt/astrohub/venv/bin/python" ]] || fail "python is $(command -v python)"
-[[ "$(command -v jupyterhub-singleuser)" == "/opt/astrohub/venv/bin/jupyterhub-singleuser" ]] \
-    || fail "jupyterhub-singleuser is not the locked one"
-[[ "${CRDS_SERVER_URL}" == "https://jwst-crds.stsci.edu" ]] || fail "CRDS_SERVER_URL=${CRDS_SERVER_URL}"
-[[ "${CRDS_PATH}" == "${HOME}/crds_cache" ]] || fail "CRDS_PATH=${CRDS_PATH}"
-[[ -r /usr/local/bin/start-notebook.d/10-crds-shared-cache.sh ]] || fail "CRDS shared-cache start hook missing"
-
-# The environment is exactly the lock, every requested package imports at its pin.
-python -m pip check
-python /opt/astrohub/check_env.py /opt/astrohub/requirements.in /opt/astrohub/requirements.txt
 
 # Science entry points and the hub-facing server.
 python - <<'PY'

@@ -203,6 +203,7 @@ def _shellcheck() -> str:
 SHELL_SCRIPTS = [
     IMAGES_DIR / "jwst" / "smoke.sh",
     IMAGES_DIR / "hst" / "smoke.sh",
+    IMAGES_DIR / "common" / "smoke_common.sh",
     IMAGES_DIR / "common" / "start-notebook.d" / "10-crds-shared-cache.sh",
 ]
 
@@ -212,7 +213,15 @@ def test_shell_scripts_lint(script: Path) -> None:
     syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert syntax.returncode == 0, syntax.stderr
     lint = subprocess.run(
-        [_shellcheck(), "--shell=bash", "--severity=style", str(script)],
+        # -x with SCRIPTDIR: the smoke tests' `source` of common/smoke_common.sh is followed.
+        [
+            _shellcheck(),
+            "--shell=bash",
+            "--severity=style",
+            "-x",
+            "--source-path=SCRIPTDIR",
+            str(script),
+        ],
         capture_output=True,
         text=True,
     )
@@ -221,8 +230,12 @@ def test_shell_scripts_lint(script: Path) -> None:
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_smoke_scripts_check_what_docker_must(name: str) -> None:
-    text = (IMAGES_DIR / name / "smoke.sh").read_text()
-    assert "set -euo pipefail" in text
+    own = (IMAGES_DIR / name / "smoke.sh").read_text()
+    assert "source /opt/astrohub/smoke_common.sh" in own
+    assert f'smoke_common_checks "https://{name}-crds.stsci.edu"' in own
+    assert "common/smoke_common.sh" in (IMAGES_DIR / name / "Dockerfile").read_text()
+    text = own + (IMAGES_DIR / "common" / "smoke_common.sh").read_text()
+    assert "set -euo pipefail" in own
     assert "check_env.py /opt/astrohub/requirements.in /opt/astrohub/requirements.txt" in text
     assert "python -m pip check" in text
     assert 'id -u)" == "1000"' in text
