@@ -123,8 +123,12 @@ def plan_summary(build: Path) -> list[str]:
                 f"{spec['minSize']}..{spec['maxSize']} nodes"
             )
     values = yaml.safe_load((build / "jupyterhub-values.yaml").read_text(encoding="utf-8"))
+    versions = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text(encoding="utf-8"))
     lines.append(f"helm        {build / 'jupyterhub-values.yaml'}")
-    lines.append(f"  chart     {build / 'jupyterhub-rendered.yaml'} (rendered, validated)")
+    lines.append(
+        f"  chart     jupyterhub {versions['jupyterhub_chart_version']} (pinned), rendered and "
+        f"validated: {build / 'jupyterhub-rendered.yaml'}"
+    )
     for profile in values["singleuser"]["profileList"]:
         lines.append(f"  profile   {profile['display_name']}")
     storage = values["singleuser"]["storage"]
@@ -132,6 +136,14 @@ def plan_summary(build: Path) -> list[str]:
         f"  storage   {storage['type']} claim {storage['static']['pvcName']}, "
         f"subPath {storage['static']['subPath']} ({build / 'efs-home-storage.yaml'})"
     )
+    sync = build / "crds-sync.yaml"
+    if sync.is_file():
+        jobs = [d for d in yaml.safe_load_all(sync.read_text(encoding="utf-8")) if d]
+        names = ", ".join(job["metadata"]["name"] for job in jobs)
+        schedule = jobs[0]["spec"]["schedule"] if jobs else "-"
+        lines.append(
+            f"  crds      shared cache, read-only in every server; sync {names} at {schedule}"
+        )
     return lines
 
 
