@@ -341,6 +341,9 @@ class LocalHub:
         if not self.proxy_cmd.exists():
             raise LocalHubError(f"{self.proxy_cmd} is missing: run `npm ci` in {REPO}")
         singleuser = self.singleuser or find_singleuser()
+        if os.geteuid() == 0:
+            # Cached environments live under build/, which a fresh clone creates 0750.
+            let_user_traverse(singleuser.parent)
         self.values = load_values(self.values_file, self.secrets_file, self.chart)
         self._check_callback()
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -406,7 +409,8 @@ class LocalHub:
                     raise LocalHubError(f"the hub did not answer in {deadline} s")
                 time.sleep(POLL)
 
-    def _singleuser_pids(self) -> list[int]:
+    def singleuser_pids(self) -> list[int]:
+        """Pids of the single-user servers, from the runtime files jupyter-server writes."""
         pids = []
         pattern = str(self.homes / "*" / ".local/share/jupyter/runtime/jpserver-*.json")
         for path in glob.glob(pattern):
@@ -416,7 +420,7 @@ class LocalHub:
 
     def stop(self) -> None:
         """Stop the hub (which stops its servers and proxy), then anything left over."""
-        leftovers = self._singleuser_pids()
+        leftovers = self.singleuser_pids()
         proxy_pid_file = self.state_dir / "jupyterhub-proxy.pid"
         with contextlib.suppress(OSError, ValueError):
             leftovers.append(int(proxy_pid_file.read_text().strip()))
