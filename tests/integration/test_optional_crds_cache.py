@@ -103,6 +103,7 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
         assert pod["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["containers"]
         assert container["image"] == profiles[observatory]
+        # Kept on one line (fmt: skip): it reads as the command the CronJob runs.
         assert container["command"] == [
             "crds", "sync", "--contexts", f"{observatory}-operational", "--fetch-references"
         ]  # fmt: skip
