@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from astrohub.images import (
+    CRDS_SHARED_CACHE_MOUNT,
+    CRDS_SHARED_CACHE_VOLUME,
     common_base_image,
     crds_sync_jobs,
     ecr_repository_names,
@@ -21,12 +23,23 @@ def ecr_repositories(images_dir: str, namespace: str) -> list[str]:
 
 
 def singleuser_images(
-    images_dir: str, registry: str, namespace: str, crds_shared_cache: bool = False
+    images_dir: str,
+    registry: str,
+    namespace: str,
+    crds_shared_cache: bool = False,
+    crds_cache_claim: str = CRDS_SHARED_CACHE_VOLUME,
+    crds_cache_mount: str = CRDS_SHARED_CACHE_MOUNT,
 ) -> dict[str, Any]:
     """The helm values of the spawn page: singleuser.profileList and the pre-puller, and
-    with crds_shared_cache the read-only shared CRDS cache in every user's server."""
+    with crds_shared_cache the claim crds_cache_claim mounted read-only at crds_cache_mount
+    in every user's server."""
     return singleuser_values(
-        Path(images_dir), registry, namespace, crds_shared_cache=crds_shared_cache
+        Path(images_dir),
+        registry,
+        namespace,
+        crds_shared_cache=crds_shared_cache,
+        crds_shared_cache_claim=crds_cache_claim,
+        crds_shared_cache_mount=crds_cache_mount,
     )
 
 
