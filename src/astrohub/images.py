@@ -21,7 +21,7 @@ version, so the ECR repositories must allow mutable tags).
 
 Docker is needed only to build and push (``make images``, ``make images-push``);
 everything else, including a copy of each environment installed from its lock into
-``build/image-envs/`` for the tests (:func:`ensure_env`), works without it.
+``$ASTROHUB_RUNTIME_DIR/image-envs/`` for the tests (:func:`ensure_env`), works without it.
 
 Command line: ``python -m astrohub.images {lock,env,build,push,profiles,repositories}``;
 ``--dry-run`` prints the commands instead of running them.
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import difflib
 import fcntl
 import hashlib
 import json
@@ -52,6 +51,8 @@ from typing import Any, Protocol
 
 import jsonschema
 import yaml
+
+from astrohub.unprivileged import runtime_dir
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -81,14 +82,23 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
-ENV_ROOT = REPO_ROOT / "build" / "image-envs"
 
 DEFAULT_NAMESPACE = "astrohub"
+
+
+def env_root_dir() -> Path:
+    """Where the image environments are installed: the runtime directory uid 1000 can reach
+    (the single-user test runs them as that user), shared by checkouts, keyed by lock hash."""
+    return runtime_dir("image-envs")
+
+
 PLATFORM = "linux/amd64"
 # Chart 4.4.0's hub runs JupyterHub 5.5.0; jupyterhub-singleuser in every image must
 # have the same major version (tests/images checks this against the chart's hub lock).
 HUB_JUPYTERHUB_MAJOR = 5
 LOCK_COMMAND = "make images-lock"
+# The line under uv's header that records what a lock was resolved from (check_lock).
+INPUTS_PREFIX = "#    inputs sha256:"
 SMOKE_SCRIPT = "/opt/astrohub/smoke.sh"
 # The docker-stacks entrypoint. z2jh's default singleuser.cmd (jupyterhub-singleuser)
 # would bypass start.sh and its start-notebook.d hooks, so each profile sets it back.
@@ -757,37 +767,53 @@ def compile_lock(
     return output.read_text("utf-8")
 
 
-def _lock_diff(image: ImageSpec, fresh: str) -> str:
-    current = image.requirements_txt.read_text("utf-8") if image.requirements_txt.exists() else ""
-    return "".join(
-        difflib.unified_diff(
-            current.splitlines(keepends=True),
-            fresh.splitlines(keepends=True),
-            f"{image.name}/requirements.txt (committed)",
-            f"{image.name}/requirements.txt (re-resolved from requirements.in)",
-        )
-    )
+def lock_inputs_digest(image: ImageSpec) -> str:
+    """sha256 of everything a lock is resolved from: ``requirements.in`` and the lock settings
+    of ``image.yml`` (Python, platform, ``exclude_newer``) and the fixed resolver options."""
+    lock = image.lock
+    inputs = {
+        "requirements.in": image.requirements_in.read_text("utf-8"),
+        "python_version": lock.python_version,
+        "python_platform": lock.python_platform,
+        "exclude_newer": lock.exclude_newer,
+        "options": compile_command(image, Path("requirements.txt"), uv="uv")[4:],
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
-def check_lock(
-    image: ImageSpec,
-    *,
-    uv: str | None = None,
-    env: Mapping[str, str] | None = None,
-    confirm_online: bool = True,
-) -> str:
-    """A unified diff from ``requirements.txt`` to a fresh resolution; empty if current.
+def stamp_inputs(lock_text: str, digest: str) -> str:
+    """The lock with its inputs' digest recorded under uv's header (replacing an old one)."""
+    lines = [
+        line for line in lock_text.splitlines(keepends=True) if not line.startswith(INPUTS_PREFIX)
+    ]
+    header = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join([*lines[:header], f"{INPUTS_PREFIX}{digest}\n", *lines[header:]])
 
-    Network-free when uv's cache reproduces the lock. Otherwise (cache cold, or too old
-    to see everything up to ``exclude_newer``) the verdict comes from the package index,
-    unless ``confirm_online`` is false and the cache could answer.
+
+def recorded_inputs(lock_text: str) -> str | None:
+    """The inputs' digest a lock records, if any."""
+    for line in lock_text.splitlines():
+        if line.startswith(INPUTS_PREFIX):
+            return line[len(INPUTS_PREFIX) :].strip()
+    return None
+
+
+def check_lock(image: ImageSpec) -> str:
+    """Why ``requirements.txt`` is not the lock of the current inputs; empty if it is.
+
+    Compares the digest the lock records (written by ``make images-lock``) with the digest of
+    ``requirements.in`` and the lock settings now. No network: re-resolving is
+    ``make images-lock``'s job, and the package index moving on must not turn this red.
     """
-    with tempfile.TemporaryDirectory(prefix=f"astrohub-lock-{image.name}-") as tmp:
-        output = Path(tmp) / "requirements.txt"
-        diff = _lock_diff(image, compile_lock(image, output, uv=uv, env=env, offline_first=True))
-        if diff and confirm_online:
-            diff = _lock_diff(image, compile_lock(image, output, uv=uv, env=env))
-    return diff
+    recorded = recorded_inputs(image.requirements_txt.read_text("utf-8"))
+    current = lock_inputs_digest(image)
+    if recorded == current:
+        return ""
+    return (
+        f"images/{image.name}/requirements.txt was locked from other inputs "
+        f"(recorded {recorded or 'nothing'}, requirements.in and image.yml now give {current}); "
+        f"run `{LOCK_COMMAND}`"
+    )
 
 
 def write_lock(
@@ -798,11 +824,13 @@ def write_lock(
     offline_first: bool = False,
 ) -> bool:
     """Re-lock ``requirements.txt`` in place (from the package index unless
-    ``offline_first``, see :func:`compile_lock`); True if it changed."""
+    ``offline_first``, see :func:`compile_lock`), recording the inputs' digest; True if it
+    changed."""
     with tempfile.TemporaryDirectory(prefix=f"astrohub-lock-{image.name}-") as tmp:
         fresh = compile_lock(
             image, Path(tmp) / "requirements.txt", uv=uv, env=env, offline_first=offline_first
         )
+    fresh = stamp_inputs(fresh, lock_inputs_digest(image))
     current = image.requirements_txt.read_text("utf-8") if image.requirements_txt.exists() else ""
     if fresh == current:
         return False
@@ -816,7 +844,7 @@ def write_lock(
 
 @dataclass(frozen=True)
 class ImageEnv:
-    """A virtualenv installed from an image's lock under ``build/image-envs/``."""
+    """A virtualenv installed from an image's lock (``$ASTROHUB_RUNTIME_DIR/image-envs/``)."""
 
     image: ImageSpec
     path: Path
@@ -900,7 +928,7 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
 
 def ensure_env(
     image: ImageSpec,
-    env_root: Path = ENV_ROOT,
+    env_root: Path | None = None,
     *,
     python: str | None = None,
     uv: str | None = None,
@@ -915,7 +943,7 @@ def ensure_env(
     """
     started = time.monotonic()
     digest = image.lock_hash
-    env_root = Path(env_root)
+    env_root = Path(env_root) if env_root else env_root_dir()
     target = env_root / f"{image.name}-{digest}"
     marker = target / _ENV_MARKER
     uv = uv or uv_executable()
@@ -1021,7 +1049,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_lock.add_argument(
         "--check", action="store_true", help="only report whether locks are current"
     )
-    p_env = sub.add_parser("env", help="install each lock into build/image-envs (as the tests do)")
+    p_env = sub.add_parser(
+        "env", help="install each lock into $ASTROHUB_RUNTIME_DIR/image-envs (as the tests do)"
+    )
     p_build = sub.add_parser("build", help="docker buildx build + smoke test (make images)")
     p_push = sub.add_parser("push", help="ECR login, build, smoke test, push (make images-push)")
     p_prof = sub.add_parser("profiles", help="print the helm values fragment (profileList)")
@@ -1061,6 +1091,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 started = time.monotonic()
                 if args.check:
                     diff = check_lock(image)
+                    diff += "\n" if diff else ""
                     state = "current" if not diff else "STALE: run `make images-lock`"
                     status |= 1 if diff else 0
                     sys.stdout.write(diff)
@@ -1071,7 +1102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action == "env":
             for image in images:
                 if args.dry_run:
-                    print(f"{image.name}: {ENV_ROOT / (image.name + '-' + image.lock_hash)}")
+                    print(f"{image.name}: {env_root_dir() / (image.name + '-' + image.lock_hash)}")
                     continue
                 built = ensure_env(image)
                 state = "installed" if built.created else "reused"

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from image_support import IMAGE_NAMES, IMAGES_DIR, index_env
+from image_support import IMAGE_NAMES, IMAGES_DIR
 
 from astrohub import images
 
@@ -18,34 +18,71 @@ HASH_LINE = re.compile(r"^    --hash=sha256:[0-9a-f]{64}( \\)?$")
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_lock_is_current(name: str, image_by_name: dict[str, images.ImageSpec]) -> None:
-    """Re-resolving requirements.in (same Python, platform and exclude_newer) gives the
-    committed requirements.txt byte for byte."""
-    diff = images.check_lock(image_by_name[name], env=index_env())
-    assert not diff, f"images/{name}/requirements.txt is stale; run `make images-lock`:\n{diff}"
+    """The committed lock records the digest of today's requirements.in and lock settings.
+    No package index is asked: the index moving on must not make a committed lock stale."""
+    assert images.check_lock(image_by_name[name]) == ""
 
 
-def test_changed_requirements_in_without_relock_fails(tmp_path: Path) -> None:
-    """A package added to requirements.in but not re-locked makes the currency check fail."""
+@pytest.mark.parametrize(
+    ("edit", "text"),
+    [
+        ("requirements.in", "\n# added without re-locking\nregions\n"),
+        ("image.yml", None),
+    ],
+)
+def test_changed_inputs_without_relock_fail(edit: str, text: str | None, tmp_path: Path) -> None:
+    """A package added to requirements.in, or a moved exclude_newer, without re-locking."""
+    copy = tmp_path / "hst"
+    shutil.copytree(IMAGES_DIR / "hst", copy)
+    assert images.check_lock(images.load_image(copy)) == ""
+    target = copy / edit
+    if text is not None:
+        target.write_text(target.read_text() + text)
+    else:
+        spec = target.read_text()
+        target.write_text(
+            re.sub(r'exclude_newer: "[^"]+"', 'exclude_newer: "2026-12-01T00:00:00Z"', spec)
+        )
+    stale = images.check_lock(images.load_image(copy))
+    assert "run `make images-lock`" in stale and "images/hst/requirements.txt" in stale
+
+
+def fake_uv(tmp_path: Path, body: str) -> str:
+    """A stand-in for uv's resolver (its answer is not what is tested here): writes ``body``
+    to the --output-file it is given, as `uv pip compile` does."""
+    script = tmp_path / "uv"
+    script.write_text(
+        "#!/usr/bin/env python3\n"
+        "import sys\n"
+        "out = sys.argv[sys.argv.index('--output-file') + 1]\n"
+        f"open(out, 'w').write({body!r})\n"
+    )
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_relock_records_its_inputs_and_rewrites_only_a_stale_lock(tmp_path: Path) -> None:
+    """`make images-lock` (write_lock) writes the resolver's answer with the inputs' digest,
+    after which the lock is current; a second run with the same answer changes nothing."""
     copy = tmp_path / "hst"
     shutil.copytree(IMAGES_DIR / "hst", copy)
     with (copy / "requirements.in").open("a") as handle:
-        handle.write("\n# added without re-locking\nregions\n")
-    # confirm_online=False: answered from uv's cache when it can (regions is in the jwst
-    # lock, so a warm cache knows it); the currency test above does confirm online.
-    diff = images.check_lock(images.load_image(copy), env=index_env(), confirm_online=False)
-    assert "+regions==" in diff
-
-
-def test_relock_rewrites_a_stale_lock(tmp_path: Path) -> None:
-    """`make images-lock` (write_lock) turns a stale lock back into the current one."""
-    copy = tmp_path / "hst"
-    shutil.copytree(IMAGES_DIR / "hst", copy)
-    committed = (copy / "requirements.txt").read_text()
-    (copy / "requirements.txt").write_text(committed.replace("crds==", "crds===", 1))
+        handle.write("regions\n")
     image = images.load_image(copy)
-    assert images.write_lock(image, env=index_env(), offline_first=True) is True
-    assert (copy / "requirements.txt").read_text() == committed
-    assert images.write_lock(image, env=index_env(), offline_first=True) is False
+    assert images.check_lock(image) != ""
+    # The resolver's answer: the committed lock as uv writes it (without our inputs line).
+    answer = "".join(
+        line
+        for line in (IMAGES_DIR / "hst" / "requirements.txt").read_text().splitlines(True)
+        if not line.startswith(images.INPUTS_PREFIX)
+    )
+    uv = fake_uv(tmp_path, answer)
+    assert images.write_lock(image, uv=uv) is True
+    written = (copy / "requirements.txt").read_text()
+    assert written.splitlines()[2] == f"#    inputs sha256:{images.lock_inputs_digest(image)}"
+    assert written.replace(written.splitlines()[2] + "\n", "") == answer
+    assert images.check_lock(images.load_image(copy)) == ""
+    assert images.write_lock(images.load_image(copy), uv=uv) is False
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
