@@ -28,8 +28,8 @@ def image_by_name(all_images: list[images.ImageSpec]) -> dict[str, images.ImageS
 def image_env(
     image_by_name: dict[str, images.ImageSpec],
 ) -> Iterator[Callable[[str], images.ImageEnv]]:
-    """``image_env(name)``: the image's lock installed under build/image-envs/, built once
-    per lock (reused across runs while the lock's hash is unchanged)."""
+    """``image_env(name)``: the image's lock installed under $ASTROHUB_RUNTIME_DIR/image-envs/,
+    built once per lock (reused across runs while the lock's hash is unchanged)."""
     built: dict[str, images.ImageEnv] = {}
 
     def get(name: str) -> images.ImageEnv:

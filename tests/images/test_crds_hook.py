@@ -10,7 +10,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,18 +17,22 @@ from pathlib import Path
 import pytest
 from image_support import IMAGES_DIR
 
-HOOK = IMAGES_DIR / "common" / "start-notebook.d" / "10-crds-shared-cache.sh"
-UID, GID = 1000, 100
+from astrohub.unprivileged import GID, UID, run_as_prefix, scratch_dir
+
+SOURCE_HOOK = IMAGES_DIR / "common" / "start-notebook.d" / "10-crds-shared-cache.sh"
 
 
 @pytest.fixture
 def dirs() -> Iterator[dict[str, Path]]:
-    """A shared cache (root-owned, read-only) and a home owned by the notebook user,
-    under a directory the unprivileged user can traverse (pytest's tmp is root-only)."""
+    """A shared cache (root-owned, read-only), a home owned by the notebook user and a copy of
+    the hook, in the runtime directory uid 1000 can reach (the checkout may not be: a clone
+    under /root or a mktemp -d folder is private)."""
     if os.geteuid() != 0:
         pytest.fail("the hook tests switch to uid 1000 with setpriv and need root")
-    base = Path(tempfile.mkdtemp(prefix="astrohub-crds-hook-", dir="/tmp"))
-    base.chmod(0o755)
+    base = scratch_dir("crds-hook-")
+    hook = base / "10-crds-shared-cache.sh"
+    shutil.copy2(SOURCE_HOOK, hook)
+    hook.chmod(0o644)
     shared = base / "shared"
     files = {
         "references/jwst/jwst_nircam_gain_0001.fits": "gain",
@@ -47,7 +50,13 @@ def dirs() -> Iterator[dict[str, Path]]:
     home.mkdir()
     os.chown(home, UID, GID)
     try:
-        yield {"base": base, "shared": shared, "home": home, "cache": home / "crds_cache"}
+        yield {
+            "base": base,
+            "hook": hook,
+            "shared": shared,
+            "home": home,
+            "cache": home / "crds_cache",
+        }
     finally:
         for path in [base, *base.rglob("*")]:
             if path.is_dir() and not path.is_symlink():
@@ -56,21 +65,22 @@ def dirs() -> Iterator[dict[str, Path]]:
 
 
 def run_hook(
-    cache: Path, shared: Path | None, *, as_user: bool = True, foreground: bool = True
+    dirs: dict[str, Path], *, shared: bool = True, as_user: bool = True, foreground: bool = True
 ) -> subprocess.CompletedProcess[str]:
+    cache = dirs["cache"]
     env = {"PATH": os.environ["PATH"], "HOME": str(cache.parent), "CRDS_PATH": str(cache)}
-    if shared is not None:
-        env["CRDS_SHARED_CACHE"] = str(shared)
+    if shared:
+        env["CRDS_SHARED_CACHE"] = str(dirs["shared"])
     if foreground:
         env["CRDS_SHARED_CACHE_FOREGROUND"] = "1"
-    prefix = ["setpriv", f"--reuid={UID}", f"--regid={GID}", "--clear-groups"] if as_user else []
+    prefix = run_as_prefix() if as_user else []
     return subprocess.run(
-        [*prefix, "bash", str(HOOK)], env=env, capture_output=True, text=True, timeout=60
+        [*prefix, "bash", str(dirs["hook"])], env=env, capture_output=True, text=True, timeout=60
     )
 
 
 def test_without_a_shared_cache_it_does_nothing(dirs: dict[str, Path]) -> None:
-    proc = run_hook(dirs["cache"], None)
+    proc = run_hook(dirs, shared=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""
     assert not dirs["cache"].exists()
@@ -85,7 +95,7 @@ def test_links_shared_files_and_keeps_the_users_own(dirs: dict[str, Path]) -> No
     for path in [cache, cache / "references", own.parent, own]:
         os.chown(path, UID, GID)
 
-    proc = run_hook(cache, shared)
+    proc = run_hook(dirs)
     assert proc.returncode == 0, proc.stderr
     assert "linked" in proc.stdout
 
@@ -108,14 +118,7 @@ def test_links_shared_files_and_keeps_the_users_own(dirs: dict[str, Path]) -> No
         assert (info.st_uid, info.st_gid) == (UID, GID)
         assert info.st_mode & stat.S_IWUSR
     new = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={UID}",
-            f"--regid={GID}",
-            "--clear-groups",
-            "touch",
-            str(bias.parent / "new_download.fits"),
-        ],
+        [*run_as_prefix(), "touch", str(bias.parent / "new_download.fits")],
         capture_output=True,
         text=True,
     )
@@ -128,9 +131,9 @@ def test_links_shared_files_and_keeps_the_users_own(dirs: dict[str, Path]) -> No
 
 def test_rerun_is_idempotent_and_drops_retired_links(dirs: dict[str, Path]) -> None:
     cache, shared = dirs["cache"], dirs["shared"]
-    assert run_hook(cache, shared).returncode == 0
+    assert run_hook(dirs).returncode == 0
     first = sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
-    assert run_hook(cache, shared).returncode == 0
+    assert run_hook(dirs).returncode == 0
     assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) == first
 
     # A reference retired from the shared cache: its link goes, the user's files stay.
@@ -138,14 +141,14 @@ def test_rerun_is_idempotent_and_drops_retired_links(dirs: dict[str, Path]) -> N
     retired.chmod(0o755)
     (retired / "abc_bia.fits").unlink()
     retired.chmod(0o555)
-    assert run_hook(cache, shared).returncode == 0
+    assert run_hook(dirs).returncode == 0
     assert not (cache / "references" / "hst" / "wfc3" / "abc_bia.fits").is_symlink()
     assert (cache / "mappings" / "jwst" / "jwst_0001.pmap").is_symlink()
 
 
 def test_default_runs_in_the_background_and_logs(dirs: dict[str, Path]) -> None:
-    cache, shared = dirs["cache"], dirs["shared"]
-    proc = run_hook(cache, shared, foreground=False)
+    cache = dirs["cache"]
+    proc = run_hook(dirs, foreground=False)
     assert proc.returncode == 0, proc.stderr
     assert "in the background" in proc.stdout
     link = cache / "mappings" / "jwst" / "jwst_0001.pmap"
@@ -159,14 +162,14 @@ def test_default_runs_in_the_background_and_logs(dirs: dict[str, Path]) -> None:
 def test_sourcing_leaves_the_start_script_alone(dirs: dict[str, Path]) -> None:
     """start.sh sources the hook: it must not exit the shell, set options or leave
     functions behind, even when it cannot link."""
-    script = f'source "{HOOK}"; echo "after:$-"; declare -F | grep -c _astrohub_ || true'
+    script = f'source "{dirs["hook"]}"; echo "after:$-"; declare -F | grep -c _astrohub_ || true'
     env = {
         "PATH": os.environ["PATH"],
         "CRDS_PATH": str(dirs["cache"]),
         "CRDS_SHARED_CACHE": str(dirs["base"] / "not-mounted"),
     }
     proc = subprocess.run(
-        ["setpriv", f"--reuid={UID}", f"--regid={GID}", "--clear-groups", "bash", "-c", script],
+        [*run_as_prefix(), "bash", "-c", script],
         env=env,
         capture_output=True,
         text=True,
@@ -179,7 +182,7 @@ def test_sourcing_leaves_the_start_script_alone(dirs: dict[str, Path]) -> None:
 
 
 def test_as_root_it_refuses_to_write_into_the_home(dirs: dict[str, Path]) -> None:
-    proc = run_hook(dirs["cache"], dirs["shared"], as_user=False)
+    proc = run_hook(dirs, as_user=False)
     assert proc.returncode == 0, proc.stderr
     assert "running as root" in proc.stdout
     assert not dirs["cache"].exists()

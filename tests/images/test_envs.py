@@ -24,7 +24,7 @@ def test_env_is_installed_from_the_lock_under_build(
     name: str, image_env: Callable[[str], images.ImageEnv]
 ) -> None:
     env = image_env(name)
-    assert env.path.parent == images.ENV_ROOT
+    assert env.path.parent == images.env_root_dir()
     assert env.path.name == f"{name}-{env.image.lock_hash}"
     assert (env.path / ".astrohub-env.json").is_file()
     # A second call reuses the environment instead of reinstalling it.

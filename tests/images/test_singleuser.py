@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,8 +23,9 @@ import yaml
 from image_support import IMAGE_NAMES, hub_jupyterhub_version
 
 from astrohub import images
-from astrohub.localhub import GID, UID, LocalHub, LocalHubError, free_port
+from astrohub.localhub import LocalHub, LocalHubError, free_port
 from astrohub.runner import LOOPBACK_ONLY
+from astrohub.unprivileged import GID, UID, scratch_dir
 
 CRDS_SERVERS = {"jwst": "https://jwst-crds.stsci.edu", "hst": "https://hst-crds.stsci.edu"}
 USERNAME = "astro"
@@ -68,12 +68,12 @@ class HubAPI:
 
 @pytest.fixture
 def hub_dir() -> Iterator[Path]:
-    """Homes and hub state under /tmp, which uid 1000 can traverse (pytest's tmp is root-only)."""
-    base = Path(tempfile.mkdtemp(prefix="astrohub-image-hub-", dir="/tmp"))
-    base.chmod(0o755)
+    """Homes and hub state in the runtime directory, which uid 1000 can reach (the checkout
+    and pytest's tmp may not be)."""
+    base = scratch_dir("image-hub-")
     yield base
     # Cleanup only: the hub has stopped; a file a late-exiting server leaves must not turn a
-    # finished test into an error (the directory is under /tmp either way).
+    # finished test into an error (the scratch directory is thrown away either way).
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -117,8 +117,7 @@ def test_singleuser_runs_non_root_under_the_local_hub(
     token = secrets.token_hex(32)
     values_file, secrets_file = hub_values(hub_dir, name, token)
     hub = LocalHub(
-        values_file,
-        secrets_file,
+        [values_file, secrets_file],
         hub_dir / "homes",
         free_port(),
         state_dir=hub_dir / "hub",
