@@ -11,12 +11,19 @@ BIN := $(CURDIR)/$(VENV)/bin
 UV_VERSION := 0.13.8
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# This workplace keeps an offline copy of the pinned upstream artifacts (the chart, the kops
+# CRDs) beside the clone; a user's clone has none and fetches them. ASTROHUB_FIXTURES wins.
+export ASTROHUB_FIXTURES ?= $(abspath $(wildcard $(CURDIR)/../shared/fixtures))
+# What runs as the notebook user (uid 1000) lives where that user can reach it, whatever the
+# checkout's parents allow (src/astrohub/unprivileged.py).
+export ASTROHUB_RUNTIME_DIR ?= /var/tmp/astrohub
 # Tests and the demo stay on loopback: a proxy that goes nowhere, except for 127.0.0.1.
 OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY=127.0.0.1,localhost
 
 # Debian packages the checks need: shellcheck lints the images' scripts, chromium runs
-# the browser tests (driven by Playwright; never a downloaded browser).
-APT_PACKAGES := shellcheck chromium
+# the browser tests (driven by Playwright; never a downloaded browser), openssh-server and
+# sudo play the CI node on loopback.
+APT_PACKAGES := shellcheck chromium openssh-server sudo
 ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
 
 PLAYBOOKS := $(wildcard playbooks/*.yml)
@@ -43,9 +50,11 @@ node_modules/.installed: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# The local hub's single-user environment, on Debian's Python so uid 1000 can run it.
-LOCALHUB_VENV := build/localhub-venv
+# The local hub's single-user environment, on Debian's Python so uid 1000 can run it, named
+# after its lock (astrohub.unprivileged.localhub_venv finds it there).
+LOCALHUB_VENV := $(ASTROHUB_RUNTIME_DIR)/localhub-venv-$(shell sha256sum requirements-localhub.lock | cut -c1-12)
 $(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed
+	install -d -m 0755 $(ASTROHUB_RUNTIME_DIR)
 	/usr/bin/python3 -m venv --without-pip $(LOCALHUB_VENV)
 	$(BIN)/uv pip sync --quiet --python $(LOCALHUB_VENV)/bin/python requirements-localhub.lock
 	touch $@
@@ -111,5 +120,5 @@ lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requi
 	$(BIN)/uv pip compile --quiet requirements-ci-node.in --python-version 3.9 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements-ci-node.lock
 
-clean: ## remove build output, node_modules and the virtualenv
-	rm -rf build node_modules $(VENV)
+clean: ## remove build output, node_modules, the virtualenv and this checkout's local hub venv
+	rm -rf build node_modules $(VENV) $(LOCALHUB_VENV)

@@ -15,7 +15,9 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,8 +28,7 @@ import yaml
 
 from astrohub.manifests import dotted_path, one_line
 
-CHART_REPO = "https://hub.jupyter.org/helm-chart/"
-FIXTURE_HINT = "tests use ../shared/fixtures/charts/jupyterhub-4.4.0/"
+CHART_NAME = "jupyterhub"
 
 # Values the z2jh chart fills with random strings when they are unset (and no cluster is there
 # to look the previous ones up in); see templates/hub/_helpers-passwords.tpl.
@@ -51,9 +52,7 @@ def load_chart(path: Path) -> helm_python.Chart:
     """Load a chart directory or packaged ``.tgz``."""
     path = Path(path)
     if not path.exists():
-        raise ChartError(
-            f"chart not found at {path}: the deploy downloads it from {CHART_REPO}; {FIXTURE_HINT}"
-        )
+        raise ChartError(f"chart not found at {path}: the deploy fetches the pinned chart")
     try:
         return helm_python.Chart.load(path)
     except helm_python.HelmError as exc:
@@ -84,9 +83,7 @@ def chart_values_schema(path: Path) -> dict[str, Any]:
             if name in found:
                 return _parse_schema(name, found[name], path)
     else:
-        raise ChartError(
-            f"chart not found at {path}: the deploy downloads it from {CHART_REPO}; {FIXTURE_HINT}"
-        )
+        raise ChartError(f"chart not found at {path}: the deploy fetches the pinned chart")
     raise ChartError(f"chart at {path} has no {' or '.join(_SCHEMA_FILES)}")
 
 
@@ -248,3 +245,88 @@ def render_chart(
             if document:
                 documents.append(f"---\n# Source: {template}\n{document}\n")
     return "".join(documents)
+
+
+# ---------------------------------------------------------------------------------------------
+# The pinned chart: fetched by version from its repository into a cache, or found in an
+# offline cache (a directory holding charts/<name>-<version>.tgz or the unpacked chart).
+
+
+def cached_chart(cache_dir: Path, version: str, name: str = CHART_NAME) -> Path:
+    """Where the fetched chart lives in the cache: ``<cache_dir>/<name>-<version>.tgz``."""
+    return Path(cache_dir) / f"{name}-{version}.tgz"
+
+
+def find_chart(
+    version: str,
+    *,
+    cache_dir: Path,
+    offline_cache: Path | None = None,
+    name: str = CHART_NAME,
+) -> tuple[Path, str] | None:
+    """The pinned chart and where it came from, without any network; None if absent.
+
+    A fetched chart counts only while it still has the digest recorded when it was verified
+    against the repository's index."""
+    archive = cached_chart(cache_dir, version, name)
+    recorded = archive.with_name(archive.name + ".sha256")
+    if (
+        archive.is_file()
+        and recorded.is_file()
+        and helm_python.digest(archive) == "sha256:" + recorded.read_text().strip()
+    ):
+        return archive, f"cache {archive} (sha256 verified when fetched)"
+    if offline_cache:
+        charts_dir = Path(offline_cache) / "charts"
+        for candidate in (charts_dir / f"{name}-{version}.tgz", charts_dir / f"{name}-{version}"):
+            if candidate.exists():
+                return candidate, f"offline cache {candidate}"
+    return None
+
+
+def fetch_chart(
+    repo_url: str, version: str, *, cache_dir: Path, name: str = CHART_NAME
+) -> tuple[Path, str]:
+    """Fetch ``name`` ``version`` from the Helm repository at ``repo_url`` with Helm's own
+    client into the cache, checked against the sha256 the repository's index lists for it.
+
+    Raises ChartError, naming the repository, when it cannot be reached, lacks the version, or
+    serves an archive whose digest differs from its index."""
+    try:
+        index = helm_python.repo_index(repo_url)
+        entries = index.get("entries", {}).get(name, [])
+        entry = next((e for e in entries if str(e.get("version")) == version), None)
+        if entry is None:
+            raise ChartError(f"{repo_url} lists no {name} chart version {version}")
+        expected = str(entry.get("digest") or "")
+        if not re.fullmatch(r"[0-9a-f]{64}", expected):
+            raise ChartError(f"{repo_url} lists no sha256 digest for {name} {version}")
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache_dir, prefix=".fetch-") as tmp:
+            helm_python.pull(name, repo_url=repo_url, version=version, destination=tmp)
+            downloaded = Path(tmp) / f"{name}-{version}.tgz"
+            got = helm_python.digest(downloaded)
+            if got != f"sha256:{expected}":
+                raise ChartError(
+                    f"{name}-{version}.tgz from {repo_url} has {got}, but the repository's "
+                    f"index lists sha256:{expected}; nothing was cached"
+                )
+            archive = cached_chart(cache_dir, version, name)
+            shutil.move(downloaded, archive)
+    except helm_python.HelmError as exc:
+        raise ChartError(f"{name} {version} could not be fetched from {repo_url}: {exc}") from exc
+    archive.with_name(archive.name + ".sha256").write_text(expected + "\n")
+    return archive, f"{repo_url} (sha256 {expected} as the repository's index lists it)"
+
+
+def missing_chart_message(
+    repo_url: str, version: str, *, cache_dir: Path, reason: str, name: str = CHART_NAME
+) -> str:
+    """What to do when the pinned chart is neither cached nor reachable: one message."""
+    return (
+        f"the {name} chart {version} is not in {cache_dir} and could not be fetched ({reason}). "
+        f"Nothing was changed. On a machine that can reach {repo_url}, run "
+        f"`helm pull {name} --repo {repo_url} --version {version}` and put "
+        f"{name}-{version}.tgz into <dir>/charts/, then set ASTROHUB_FIXTURES=<dir> "
+        f"(an offline cache), or give this machine access to the repository."
+    )

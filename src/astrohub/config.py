@@ -298,13 +298,6 @@ def _rule_errors(settings: Mapping[str, Any]) -> list[str]:
             "'make demo', which starts the emulator and sets it"
         )
 
-    if not merged.get("plan_only") and not merged.get("kops_sha256"):
-        messages.append(
-            f"kops_sha256: required to install kops {merged.get('kops_version')} on the CI node; "
-            "set it in group_vars/all/versions.yml to the published sha256 "
-            "(kops-linux-amd64.sha256 of the release), or run with -e plan_only=true"
-        )
-
     vpc = _cidr(merged.get("network_vpc_cidr") or "")
     count = merged.get("network_az_count")
     if vpc is not None and isinstance(count, int) and 1 <= count <= 6 and vpc.prefixlen > 20:

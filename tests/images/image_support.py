@@ -11,14 +11,11 @@ from typing import Any
 import pytest
 
 from astrohub.runner import DEAD_PROXY, LOOPBACK_ONLY
+from pinned import HUB_REQUIREMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 HERE = Path(__file__).resolve().parent
-HUB_REQUIREMENTS = (
-    REPO_ROOT.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0-hub-requirements.txt"
-)
-CHART_DIR = REPO_ROOT.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0"
 IMAGE_NAMES = ("jwst", "hst")
 PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
 
@@ -54,8 +51,8 @@ def hub_jupyterhub_version() -> str:
     """The JupyterHub version chart 4.4.0's hub image runs, from the chart's hub lock."""
     if not HUB_REQUIREMENTS.is_file():
         pytest.fail(
-            f"{HUB_REQUIREMENTS} is missing: the chart fixtures belong beside the checkout "
-            "(../shared/fixtures); the singleuser-version checks cannot run without it"
+            f"{HUB_REQUIREMENTS} is missing: ASTROHUB_FIXTURES must name the offline copy of the "
+            "pinned chart's files; the singleuser-version checks cannot run without it"
         )
     for line in HUB_REQUIREMENTS.read_text().splitlines():
         if line.startswith("jupyterhub=="):

@@ -11,9 +11,10 @@ import helm_python as helm
 import jsonschema
 import pytest
 import yaml
-from image_support import CHART_DIR, IMAGES_DIR
+from image_support import IMAGES_DIR
 
 from astrohub import images
+from pinned import CHART as CHART_DIR
 
 REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 BASE = "quay.io/jupyter/minimal-notebook:2024-10-14"
@@ -166,7 +167,7 @@ def _chart_schema() -> dict[str, Any]:
 
 def _render(values: dict[str, Any]) -> list[dict[str, Any]]:
     if not CHART_DIR.is_dir():
-        pytest.fail(f"{CHART_DIR} is missing (../shared/fixtures beside the checkout)")
+        pytest.fail(f"{CHART_DIR} is missing: ASTROHUB_FIXTURES names the offline chart copy")
     chart = helm.Chart.load(str(CHART_DIR))
     manifests = chart.render(values, name="astrohub", namespace="jhub", is_install=True)
     docs = []

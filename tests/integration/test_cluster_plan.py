@@ -16,13 +16,10 @@ from astrohub import chart as charts
 from astrohub import manifests
 from astrohub.runner import REPO
 from aws_state import NAMESPACE, TAG, clients
+from pinned import CHART, KOPS_CRDS
+from pinned import KUBERNETES_VERSION as KUBERNETES
 
 BUILD = REPO / "build" / NAMESPACE
-FIXTURES = REPO.parent / "shared" / "fixtures"
-CHART = FIXTURES / "charts" / "jupyterhub-4.4.0"
-KUBERNETES = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text())[
-    "kubernetes_version"
-]
 PLAN_FILES = (
     "kops-cluster.yaml",
     "jupyterhub-values.yaml",
@@ -98,7 +95,7 @@ def test_written_chart_holds_no_generated_secret(deployed: dict[str, Any]) -> No
 
 
 def test_kops_manifest_passes_the_kops_crds(kops_docs: list[dict[str, Any]]) -> None:
-    assert manifests.validate_kops(kops_docs, FIXTURES / "kops-crds") == []
+    assert manifests.validate_kops(kops_docs, KOPS_CRDS) == []
 
 
 def test_cluster_lives_in_the_platform_vpc(kops_docs, foundation) -> None:

@@ -20,12 +20,10 @@ from astrohub import manifests
 from astrohub.emulator import Emulator
 from astrohub.runner import REPO
 from aws_state import NAMESPACE, clients
+from pinned import CHART
+from pinned import KUBERNETES_VERSION as KUBERNETES
 
 BUILD = REPO / "build" / NAMESPACE
-CHART = REPO.parent / "shared" / "fixtures" / "charts" / "jupyterhub-4.4.0"
-KUBERNETES = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text())[
-    "kubernetes_version"
-]
 MOUNT = "/srv/crds-shared-cache"
 
 

@@ -13,9 +13,8 @@ import pytest
 import yaml
 
 from astrohub.runner import REPO
+from pinned import CHART, KOPS_CRDS
 
-FIXTURES = REPO.parent / "shared" / "fixtures"
-CHART = FIXTURES / "charts" / "jupyterhub-4.4.0"
 KOPS_DESIRED = REPO / "tests" / "data" / "kops" / "desired.yaml"
 
 
@@ -98,7 +97,7 @@ def test_unknown_kops_field_is_refused(tmp_path: Path) -> None:
     broken.write_text(yaml.safe_dump_all([d for d in docs if d]))
     result = run_module(
         "astrohub.platform.validate_manifests",
-        {"path": str(broken), "schema": "kops", "crd_dir": str(FIXTURES / "kops-crds")},
+        {"path": str(broken), "schema": "kops", "crd_dir": str(KOPS_CRDS)},
     )
     assert result.get("failed") is True
     assert "('netwrokID' was unexpected)" in result["msg"]

@@ -19,10 +19,9 @@ from astrohub.manifests import (
     validate_kops,
     validate_kubernetes,
 )
+from pinned import CHART as CHART_DIR
+from pinned import KOPS_CRDS as CRD_DIR
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-CHART_DIR = FIXTURES / "charts" / "jupyterhub-4.4.0"
-CRD_DIR = FIXTURES / "kops-crds"
 DATA = Path(__file__).resolve().parents[1] / "data"
 SMALL = yaml.safe_load((DATA / "values" / "small.yaml").read_text())
 KOPS_DESIRED = (DATA / "kops" / "desired.yaml").read_text()
