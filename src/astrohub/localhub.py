@@ -1,45 +1,55 @@
-"""A real JupyterHub on 127.0.0.1 with the configuration the chart would give the hub pod.
+"""A real JupyterHub on 127.0.0.1 that runs the hub pod of the pinned chart.
 
-``make demo`` and the tests run it from the values the jupyterhub role rendered
-(``build/<namespace>/jupyterhub-values.yaml`` and ``jupyterhub-secrets.yaml``, merged over the
-chart's own values.yaml as Helm does). It applies them the way z2jh 4.4.0's
-jupyterhub_config.py does: hub.config passed through, hub.extraFiles written out (imports
-from their pod directories, once on sys.path, load the local copies), hub.extraConfig run in
-sorted key order, cull.* as the jupyterhub-idle-culler service, hub.services and
-hub.loadRoles, singleuser.defaultUrl, singleuser.extraEnv and singleuser.profileList. The
-chart-generated secrets (cookie secret, CryptKeeper keys, proxy token) are generated once and
-kept, 0600, in the state directory.
+``make demo`` and the tests start it from the values files the deploy rendered
+(``build/<namespace>/jupyterhub-values.yaml`` and ``jupyterhub-secrets.yaml``). Nothing of the
+chart's hub configuration is re-implemented here: the pinned chart is rendered with Helm's own
+engine (as plan mode renders it), and the hub container of the rendered Deployment is re-created
+on this machine: its ConfigMap and Secret volumes are written out under a local root in the
+layout the pod mounts them (``/usr/local/etc/jupyterhub/jupyterhub_config.py``, ``z2jh.py``,
+``config/``, ``secret/``, every ``hub.extraFiles`` entry), its database claim is a local
+directory at ``/srv/jupyterhub`` (the hub image's working directory), its environment is the
+container's (``secretKeyRef`` resolved from the rendered Secret, plus the ``*_SERVICE_*``
+variables Kubernetes gives a pod), and its arguments are the container's. The chart's own
+``jupyterhub_config.py`` then runs as it is; its ``z2jh`` helper reads the pod's files through
+a path mapping, and imports from the pod's directories load the local copies.
 
-Only what the cluster provides differs: configurable-http-proxy from node_modules on loopback,
-and instead of KubeSpawner local processes whose homes are ``<homes>/<escaped user>``. The
-single-user server runs as uid 1000 / gid 100 (like jovyan) through ``setpriv`` when we are
-root; each profile of the spawn page runs the same local environment.
+Only what needs Kubernetes is swapped, through configuration applied after the chart's
+(:func:`local_overrides`): the spawner (local processes as uid 1000 in
+``<homes>/<escaped user>`` instead of KubeSpawner's pods), the proxy (configurable-http-proxy
+from node_modules, started by the hub) and the hub's and proxy's addresses (loopback ports
+instead of the Services' names), including the address the chart gives the idle culler.
+Values Helm generates at install time (cookie secret, CryptKeeper keys, proxy token, service
+tokens) are generated once and kept, 0600, in the state directory, as the chart keeps them in
+its Secret.
 
-    python -m astrohub.localhub --values V --secrets S --homes H --port N [--ip 127.0.0.1]
+    python -m astrohub.localhub --values V --values S --homes H --port N [--ip 127.0.0.1]
 
-The hub process imports this module for :func:`configure` and :class:`LocalProfileSpawner`.
+The hub process imports this module for :func:`enter_pod`, :func:`local_overrides` and
+:class:`LocalProfileSpawner`.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import builtins
 import contextlib
 import glob
 import importlib.machinery
+import importlib.util
 import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
-import tarfile
 import threading
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,133 +57,35 @@ from urllib.parse import urlsplit
 import requests
 import yaml
 from jupyterhub.spawner import SimpleLocalProcessSpawner
-from jupyterhub.utils import url_path_join
+from kubespawner.slugs import escape_slug
 from tornado.escape import xhtml_escape
 from traitlets import Integer, List, Unicode, default
 
+from astrohub import chart as charts
+from astrohub import manifests
+from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_prefix
+
 REPO = Path(__file__).resolve().parents[2]
-CHART_VERSION = "4.4.0"
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
-# Where the single-user servers' environment (JupyterLab) is looked for. The venv made for the
-# local hub comes first: it is built on Debian's /usr/bin/python3, which uid 1000 can run (the
-# project venv's interpreter may live under root's home, which uid 1000 cannot read).
-SINGLEUSER_VENVS = (REPO / "build" / "localhub-venv", Path(sys.executable).parent.parent)
-UID, GID = 1000, 100
+RELEASE = "jupyterhub"
 START_DEADLINE = 90.0
 POLL = 0.2
 # Variables the single-user servers inherit: tests and the demo keep all traffic on loopback.
 PROXY_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy")
-# What z2jh's jupyterhub_config.py reads from hub.* into c.JupyterHub.
-HUB_TRAITS = (
-    "concurrent_spawn_limit",
-    "active_server_limit",
-    "base_url",
-    "allow_named_servers",
-    "named_server_limit_per_user",
-    "authenticate_prometheus",
-    "redirect_to_server",
-    "shutdown_on_logout",
-    "template_paths",
-    "template_vars",
-)
-_SAFE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789")
-# The hub pod's configuration directory (where z2jh mounts its files and config).
-POD_CONFIG_DIR = "/usr/local/etc/jupyterhub"
+# The hub image's working directory, where the chart mounts the database claim (sqlite-pvc).
+HUB_WORKDIR = "/srv/jupyterhub"
+# The chart's hub configuration file, as the hub container is started with it.
+POD_CONFIG = "/usr/local/etc/jupyterhub/jupyterhub_config.py"
+# Values the chart fills in at install time unless the values set them.
+GENERATED = {
+    ("JupyterHub", "cookie_secret"): lambda: secrets.token_hex(32),
+    ("CryptKeeper", "keys"): lambda: [secrets.token_hex(32)],
+    ("ConfigurableHTTPProxy", "auth_token"): lambda: secrets.token_hex(32),
+}
 
 
 class LocalHubError(Exception):
     """The local hub could not be configured or started."""
-
-
-def camel_case(name: str) -> str:
-    """snake_case to camelCase, as z2jh names values after traits."""
-    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), name)
-
-
-def escape_username(name: str) -> str:
-    """KubeSpawner's {escaped_username}: [a-z0-9] kept, other bytes as -XX, lower-cased."""
-    return "".join(
-        ch if ch in _SAFE_CHARS else "".join(f"-{b:02x}" for b in ch.encode()) for ch in name
-    )
-
-
-def merge_values(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's coalescing of values files: maps merge, anything else replaces, null deletes."""
-    merged = dict(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge_values(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def find_chart(explicit: Path | None = None) -> Path:
-    """The z2jh chart (a directory or .tgz) whose values.yaml holds the defaults."""
-    candidates = [explicit] if explicit else []
-    if not explicit:
-        name = f"charts/jupyterhub-{CHART_VERSION}"
-        if os.environ.get("ASTROHUB_FIXTURES"):
-            candidates.append(Path(os.environ["ASTROHUB_FIXTURES"]) / name)
-        candidates += [
-            REPO / "build" / "cache" / f"jupyterhub-{CHART_VERSION}.tgz",
-            REPO.parent / "shared" / "fixtures" / name,
-        ]
-    for candidate in candidates:
-        if candidate is not None and candidate.exists():
-            return candidate
-    raise LocalHubError(
-        f"the jupyterhub {CHART_VERSION} chart was not found (tried "
-        f"{', '.join(str(c) for c in candidates)}); the deploy downloads it to build/cache/, "
-        "or give --chart"
-    )
-
-
-def chart_defaults(chart: Path) -> dict[str, Any]:
-    if chart.is_dir():
-        text = (chart / "values.yaml").read_text()
-    else:
-        with tarfile.open(chart) as tar:
-            member = tar.extractfile("jupyterhub/values.yaml")
-            if member is None:
-                raise LocalHubError(f"{chart} has no jupyterhub/values.yaml")
-            text = member.read().decode()
-    data: dict[str, Any] = yaml.safe_load(text) or {}
-    return data
-
-
-def load_values(values: Path, secrets_file: Path, chart: Path | None = None) -> dict[str, Any]:
-    """The values the hub pod would see: chart defaults, then values, then secrets."""
-    merged = chart_defaults(find_chart(chart))
-    for path in (values, secrets_file):
-        try:
-            layer = yaml.safe_load(path.read_text()) or {}
-        except OSError as exc:
-            raise LocalHubError(f"cannot read {path}: {exc.strerror}") from exc
-        merged = merge_values(merged, layer)
-    return merged
-
-
-def dotted(values: Mapping[str, Any], key: str, default: Any = None) -> Any:
-    """z2jh's get_config: values["a"]["b"]["c"] for "a.b.c", or default."""
-    value: Any = values
-    for level in key.split("."):
-        if not isinstance(value, Mapping) or level not in value:
-            return default
-        value = value[level]
-    return value
-
-
-def authenticator_settings(values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The authenticator class named in hub.config and its hub.config section."""
-    config = dotted(values, "hub.config", {}) or {}
-    name = str(dotted(config, "JupyterHub.authenticator_class", "") or "")
-    section = {"github": "GitHubOAuthenticator", "generic-oauth": "GenericOAuthenticator"}.get(
-        name, name.rpartition(".")[2]
-    )
-    return section, dict(config.get(section) or {})
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -183,26 +95,26 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def run_as_prefix(uid: int = UID, gid: int = GID) -> list[str]:
-    """How the hub starts the single-user server: as uid/gid when we are root, else as us."""
-    if os.geteuid() != 0:
-        return []
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs"]
+def pinned_chart_version() -> str:
+    """The chart version the deployment pins (group_vars/all/versions.yml)."""
+    versions = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text(encoding="utf-8"))
+    return str(versions["jupyterhub_chart_version"])
 
 
-def let_user_traverse(target: Path, uid: int = UID) -> None:
-    """Let ``uid`` reach ``target``: a fresh clone's build/ is 0750 (Ansible creates it with
-    build/<namespace>). Add o+x (traverse, not list) to the directories under build/ on the
-    way; refuse, naming the directory, to touch anything above build/."""
-    build = (REPO / "build").resolve()
-    target = target.resolve()
-    for parent in [target, *target.parents]:
-        mode = parent.stat().st_mode
-        if mode & stat.S_IXOTH:
-            continue
-        if parent != build and build not in parent.parents:
-            raise LocalHubError(f"uid {uid} cannot reach {target}: {parent} is not traversable")
-        parent.chmod(mode | stat.S_IXOTH)
+def locate_chart(version: str | None = None) -> Path:
+    """The pinned chart where the deploy put it (``build/cache/``, or ``ASTROHUB_CACHE_DIR``),
+    or in the offline cache (``ASTROHUB_FIXTURES``): the lookup the pinned_artifacts role
+    makes, without fetching."""
+    version = version or pinned_chart_version()
+    cache_dir = Path(os.environ.get("ASTROHUB_CACHE_DIR") or REPO / "build" / "cache")
+    offline = os.environ.get("ASTROHUB_FIXTURES")
+    found = charts.find_chart(version, cache_dir=cache_dir, offline_cache=offline or None)
+    if found is None:
+        raise LocalHubError(
+            f"the jupyterhub chart {version} is neither in {cache_dir} nor in an offline cache "
+            "(ASTROHUB_FIXTURES): run the deploy in plan mode (make demo) first, which fetches it"
+        )
+    return found[0]
 
 
 def _runs(python: Path, code: str, as_user: bool = False) -> bool:
@@ -222,14 +134,19 @@ _SINGLEUSER_PROBE = (
 
 
 def find_singleuser() -> Path:
-    """jupyterhub-singleuser of the first venv with JupyterLab that the server's user can run."""
-    for venv in SINGLEUSER_VENVS:
+    """jupyterhub-singleuser of the local hub's environment, which the server's user can run.
+
+    As root the servers run as uid 1000, so the environment is the one ``make localhub-venv``
+    builds in the runtime directory; otherwise the project's own venv will do as well."""
+    candidates = [localhub_venv()]
+    if os.geteuid() != 0:
+        candidates.append(Path(sys.executable).parent.parent)
+    for venv in candidates:
         if _runs(venv / "bin" / "python", _SINGLEUSER_PROBE, as_user=True):
             return venv / "bin" / "jupyterhub-singleuser"
     raise LocalHubError(
-        "no single-user environment with JupyterLab that uid 1000 can run: create "
-        f"{SINGLEUSER_VENVS[0]} on /usr/bin/python3 with jupyterhub==5.5.0 and "
-        "jupyterlab==4.6.6 (make localhub-venv)"
+        f"no single-user environment with JupyterLab that uid {UID} can run at {candidates[0]}: "
+        "run `make localhub-venv`"
     )
 
 
@@ -255,55 +172,226 @@ def stop_pid(pid: int, needle: str, deadline: float = 15.0) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
-def _keep_secret(path: Path, make: Callable[[], str]) -> str:
-    """A chart-generated secret: made once, then reused (like the chart's Secret lookup)."""
-    if path.is_file():
-        return path.read_text().strip()
-    value = make()
+def authenticator_settings(values: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The authenticator class named in hub.config and its hub.config section."""
+    config = (values.get("hub") or {}).get("config") or {}
+    name = str((config.get("JupyterHub") or {}).get("authenticator_class") or "")
+    section = {"github": "GitHubOAuthenticator", "generic-oauth": "GenericOAuthenticator"}.get(
+        name, name.rpartition(".")[2]
+    )
+    return section, dict(config.get(section) or {})
+
+
+# ---------------------------------------------------------------------------------------------
+# The hub pod, from the rendered chart
+
+
+def _by_kind(docs: Iterable[Mapping[str, Any]], kind: str) -> dict[str, Mapping[str, Any]]:
+    return {d["metadata"]["name"]: d for d in docs if d.get("kind") == kind}
+
+
+def _object_files(obj: Mapping[str, Any]) -> dict[str, bytes]:
+    """The files a ConfigMap or Secret volume shows, by key (data decoded, stringData too)."""
+    files: dict[str, bytes] = {}
+    if obj.get("kind") == "Secret":
+        for key, value in (obj.get("data") or {}).items():
+            files[key] = base64.b64decode(value)
+    else:
+        for key, value in (obj.get("data") or {}).items():
+            files[key] = str(value).encode()
+        for key, value in (obj.get("binaryData") or {}).items():
+            files[key] = base64.b64decode(value)
+    for key, value in (obj.get("stringData") or {}).items():
+        files[key] = str(value).encode()
+    return files
+
+
+class HubPod:
+    """The hub container of the rendered chart: its files, environment and arguments."""
+
+    def __init__(self, docs: Sequence[Mapping[str, Any]], namespace: str) -> None:
+        self.docs = docs
+        self.namespace = namespace
+        deployment = _by_kind(docs, "Deployment").get("hub")
+        if deployment is None:
+            raise LocalHubError("the rendered chart has no hub Deployment")
+        self.spec = deployment["spec"]["template"]["spec"]
+        self.container = next(c for c in self.spec["containers"] if c["name"] == "hub")
+        self.volumes = {v["name"]: v for v in self.spec.get("volumes") or []}
+        self.config_maps = _by_kind(docs, "ConfigMap")
+        self.secrets = _by_kind(docs, "Secret")
+
+    def _volume_files(self, volume: Mapping[str, Any]) -> tuple[dict[str, bytes], dict[str, int]]:
+        """The files a configMap/secret volume mounts, by path, and their modes."""
+        if "configMap" in volume:
+            source, name = volume["configMap"], volume["configMap"]["name"]
+            obj = self.config_maps[name]
+        else:
+            source, name = volume["secret"], volume["secret"]["secretName"]
+            obj = self.secrets[name]
+        files = _object_files(obj)
+        items = source.get("items")
+        if not items:
+            return files, {}
+        chosen = {item["path"]: files[item["key"]] for item in items if item["key"] in files}
+        modes = {item["path"]: int(item["mode"]) for item in items if "mode" in item}
+        return chosen, modes
+
+    def write(self, root: Path, claims: Mapping[str, Path]) -> dict[str, Path]:
+        """Write what the container mounts under ``root`` (the pod's ``/``); a claim's mount
+        maps to ``claims[<claim>]``. Returns the mounts that are not under ``root``."""
+        mounts: dict[str, Path] = {}
+        for mount in self.container.get("volumeMounts") or []:
+            volume = self.volumes[mount["name"]]
+            path = mount["mountPath"]
+            if "persistentVolumeClaim" in volume:
+                claim = claims[volume["persistentVolumeClaim"]["claimName"]]
+                local = claim / mount.get("subPath", "")
+                local.mkdir(parents=True, exist_ok=True)
+                mounts[path.rstrip("/")] = local
+                continue
+            if "configMap" not in volume and "secret" not in volume:
+                raise LocalHubError(f"hub volume {mount['name']}: only configMap, secret, claim")
+            files, modes = self._volume_files(volume)
+            target = root / path.lstrip("/")
+            if "subPath" in mount:
+                chosen = {"": files[mount["subPath"]]}
+                modes = {"": modes[mount["subPath"]]} if mount["subPath"] in modes else {}
+            else:
+                chosen = files
+            for relative, content in chosen.items():
+                file = target / relative if relative else target
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_bytes(content)
+                file.chmod(modes.get(relative, 0o600))
+        return mounts
+
+    def directories(self) -> list[str]:
+        """The pod directories the container's file mounts live in (what is mapped)."""
+        return sorted(
+            {
+                os.path.dirname(m["mountPath"].rstrip("/"))
+                for m in self.container.get("volumeMounts") or []
+                if "persistentVolumeClaim" not in self.volumes[m["name"]]
+            }
+        )
+
+    def env(self, services: Mapping[str, str]) -> dict[str, str]:
+        """The container's environment, resolved as the kubelet would, plus the
+        ``<SERVICE>_SERVICE_HOST/PORT`` variables, pointing at ``services`` (name: port)."""
+        env: dict[str, str] = {}
+        for service in _by_kind(self.docs, "Service").values():
+            name = service["metadata"]["name"].upper().replace("-", "_")
+            port = services.get(service["metadata"]["name"])
+            env[f"{name}_SERVICE_HOST"] = "127.0.0.1"
+            env[f"{name}_SERVICE_PORT"] = str(port or service["spec"]["ports"][0]["port"])
+        for item in self.container.get("env") or []:
+            if "value" in item:
+                env[item["name"]] = str(item["value"])
+                continue
+            source = item.get("valueFrom") or {}
+            if source.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+                env[item["name"]] = self.namespace
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                env[item["name"]] = _object_files(self.secrets[ref["name"]])[ref["key"]].decode()
+            else:
+                raise LocalHubError(f"hub env {item['name']}: cannot resolve {source}")
+        return env
+
+    def args(self, config: Path, jupyterhub: Path) -> list[str]:
+        """The container's command line with this machine's jupyterhub and ``config``."""
+        args = [*(self.container.get("command") or []), *(self.container.get("args") or [])]
+        if args[:1] != ["jupyterhub"] or args[1:3] != ["--config", POD_CONFIG]:
+            raise LocalHubError(f"the hub container starts {args[:3]}, not the chart's config")
+        return [str(jupyterhub), "--config", str(config), *args[3:]]
+
+
+def generated_values(path: Path, values: Mapping[str, Any]) -> dict[str, Any]:
+    """A values layer with what the chart would generate at install time and keep in its
+    Secret (cookie secret, CryptKeeper keys, proxy token, a token per declared service): made
+    once, stored 0600 at ``path``, reused on every start, so sessions, encrypted auth state and
+    service tokens survive a restart. It goes first: values that set these themselves win."""
+    kept: dict[str, Any] = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
+    hub = kept.setdefault("hub", {})
+    config = hub.setdefault("config", {})
+    for (section, name), make in GENERATED.items():
+        config.setdefault(section, {}).setdefault(name, make())
+    tokens = hub.setdefault("services", {})
+    declared = ((values.get("hub") or {}).get("services") or {}).keys()
+    for name in declared:
+        tokens.setdefault(name, {"apiToken": secrets.token_hex(32)})
     path.touch(mode=0o600)
-    path.write_text(value + "\n")
-    return value
+    path.write_text(yaml.safe_dump(kept))
+    # Only the services the values declare: a token alone would make the chart add a service.
+    return {"hub": {"config": config, "services": {n: tokens[n] for n in declared}}}
 
 
 class LocalHub:
-    """The hub and its proxy as child processes; see the module docstring.
+    """The hub pod and its proxy as child processes; see the module docstring.
 
-    >>> hub = LocalHub(values, secrets, homes, port).start()  # doctest: +SKIP
-    >>> hub.url, hub.log_path                                  # doctest: +SKIP
-    >>> hub.stop()                                             # doctest: +SKIP
+    >>> hub = LocalHub([values, secrets], homes, port).start()  # doctest: +SKIP
+    >>> hub.url, hub.log_path                                    # doctest: +SKIP
+    >>> hub.stop()                                               # doctest: +SKIP
     """
 
     def __init__(
         self,
-        values: Path,
-        secrets_file: Path,
+        values_files: Sequence[Path],
         homes: Path,
         port: int,
         *,
         ip: str = "127.0.0.1",
+        namespace: str = "astrohub",
         chart: Path | None = None,
         state_dir: Path | None = None,
         proxy_cmd: Path | None = None,
         singleuser: Path | None = None,
-        culler_python: Path | None = None,
     ) -> None:
-        self.values_file = Path(values)
-        self.secrets_file = Path(secrets_file)
+        self.values_files = [Path(f) for f in values_files]
         self.homes = Path(homes).resolve()
         self.port = port
         self.ip = ip
+        self.namespace = namespace
         self.chart = chart
         self.state_dir = Path(state_dir or self.homes.parent / "localhub").resolve()
         self.proxy_cmd = Path(proxy_cmd) if proxy_cmd else CHP
         self.singleuser = singleuser
-        self.culler_python = culler_python
         self.log_path = self.state_dir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # The values the hub pod sees (values.yaml of the rendered hub Secret).
         self.values: dict[str, Any] = {}
+        self.command: list[str] = []
+        self.environment: dict[str, str] = {}
+        self.workdir = self.state_dir
 
     @property
     def url(self) -> str:
         return f"http://{self.ip}:{self.port}"
+
+    @property
+    def pod_root(self) -> Path:
+        """Where the hub pod's files are written (the pod's ``/``)."""
+        return self.state_dir / "pod"
+
+    def generated_secrets(self) -> dict[str, str]:
+        """The secrets generated for this hub, by dotted name (for the tests' log search)."""
+        path = self.state_dir / "generated-secrets.yaml"
+        kept = (yaml.safe_load(path.read_text()) if path.is_file() else None) or {}
+        found: dict[str, str] = {}
+
+        def walk(value: Any, name: str) -> None:
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    walk(item, f"{name}.{key}" if name else str(key))
+            elif isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(item, f"{name}[{index}]")
+            elif isinstance(value, str):
+                found[name] = value
+
+        walk(kept, "")
+        return found
 
     def log_tail(self, lines: int = 80) -> str:
         try:
@@ -325,71 +413,93 @@ class LocalHub:
                 f"{self.port}"
             )
 
-    def _culler_python(self) -> str | None:
-        candidates = [self.culler_python] if self.culler_python else []
-        candidates += [Path(sys.executable)] + [v / "bin" / "python" for v in SINGLEUSER_VENVS]
-        for python in candidates:
-            if python is not None and _runs(python, "import jupyterhub_idle_culler"):
-                return str(python)
-        return None
-
-    def _let_users_reach_homes(self) -> None:
-        let_user_traverse(self.homes.parent)
+    def render(self) -> list[dict[str, Any]]:
+        """The pinned chart rendered by Helm's engine with the values files (in order) over the
+        generated secrets: the manifests ``helm install`` would apply."""
+        layers = []
+        for path in self.values_files:
+            try:
+                layers.append(yaml.safe_load(path.read_text()) or {})
+            except OSError as exc:
+                raise LocalHubError(f"cannot read {path}: {exc.strerror}") from exc
+        generated = generated_values(
+            self.state_dir / "generated-secrets.yaml", charts.merge_values(*layers)
+        )
+        chart_path = self.chart or locate_chart()
+        try:
+            with charts.load_chart(chart_path) as chart:
+                rendered = charts.render_chart(
+                    chart,
+                    charts.merge_values(generated, *layers),
+                    release=RELEASE,
+                    namespace=self.namespace,
+                )
+        except charts.ChartError as exc:
+            raise LocalHubError(str(exc)) from exc
+        return manifests.load_documents(rendered)
 
     def prepare(self) -> Path:
-        """Check the inputs, write the settings and jupyterhub_config.py; the config's path."""
+        """Render, write the hub pod's files and the settings; the config file's path."""
         if not self.proxy_cmd.exists():
             raise LocalHubError(f"{self.proxy_cmd} is missing: run `npm ci` in {REPO}")
         singleuser = self.singleuser or find_singleuser()
-        if os.geteuid() == 0:
-            # Cached environments live under build/, which a fresh clone creates 0750.
-            let_user_traverse(singleuser.parent)
-        self.values = load_values(self.values_file, self.secrets_file, self.chart)
-        self._check_callback()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state_dir.chmod(0o700)
+        docs = self.render()
+        pod = HubPod(docs, self.namespace)
+        self.values = yaml.safe_load(_object_files(pod.secrets["hub"])["values.yaml"])
+        self._check_callback()
+        shutil.rmtree(self.pod_root, ignore_errors=True)
+        claims = {"hub-db-dir": self.state_dir / "hub-db"}
+        mounts = pod.write(self.pod_root, claims)
+        self.workdir = mounts.get(HUB_WORKDIR, self.state_dir)
         self.homes.mkdir(parents=True, exist_ok=True)
         self.homes.chmod(0o755)
-        if os.geteuid() == 0:
-            self._let_users_reach_homes()
-        generated = self.state_dir / "generated"
-        generated.mkdir(mode=0o700, exist_ok=True)
+        ports = {"hub": free_port(self.ip), "proxy-api": free_port(self.ip)}
         settings = {
-            "values": self.values,
+            "pod_root": str(self.pod_root),
+            "mounts": {path: str(local) for path, local in mounts.items()},
+            "pod_dirs": pod.directories(),
             "ip": self.ip,
             "port": self.port,
-            "hub_port": free_port(self.ip),
-            "proxy_api_port": free_port(self.ip),
+            "hub_port": ports["hub"],
+            "proxy_api_port": ports["proxy-api"],
             "proxy_cmd": str(self.proxy_cmd),
             "state_dir": str(self.state_dir),
             "homes": str(self.homes),
             "singleuser": str(singleuser),
-            "culler_python": self._culler_python(),
             "run_as": [UID, GID] if os.geteuid() == 0 else None,
-            "generated": {
-                name: _keep_secret(generated / name, lambda: secrets.token_hex(32))
-                for name in ("cookie_secret", "crypt_keys", "proxy_token")
-            },
         }
-        # The settings carry the client secret: readable by root only, like the chart's Secret.
         settings_path = self.state_dir / "settings.json"
-        settings_path.touch(mode=0o600)
         settings_path.write_text(json.dumps(settings, indent=1))
         config_path = self.state_dir / "jupyterhub_config.py"
         config_path.write_text(
-            "# Written by astrohub.localhub: the chart's hub configuration, applied locally.\n"
-            "from astrohub.localhub import configure\n\n"
-            f"configure(get_config(), {str(settings_path)!r})  # noqa: F821\n"
+            "# Written by astrohub.localhub: the hub pod's own configuration (the pinned chart's\n"
+            "# jupyterhub_config.py, mounted as in the pod), then only what needs Kubernetes\n"
+            "# swapped for local stand-ins.\n"
+            "from astrohub import localhub\n\n"
+            "c = get_config()  # noqa: F821\n"
+            f"localhub.enter_pod({str(settings_path)!r})\n"
+            f"load_subconfig(localhub.pod_path({POD_CONFIG!r}))  # noqa: F821\n"
+            f"localhub.local_overrides(c, {str(settings_path)!r})\n"
         )
+        env = pod.env(
+            {**{name: str(port) for name, port in ports.items()}, "proxy-public": str(self.port)}
+        )
+        self.environment = {**os.environ, **env}
+        self.command = pod.args(config_path, Path(sys.executable).with_name("jupyterhub"))
         return config_path
 
     def start(self, deadline: float = START_DEADLINE) -> LocalHub:
-        config_path = self.prepare()
-        jupyterhub = Path(sys.executable).with_name("jupyterhub")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex((self.ip, self.port)) == 0:
+                raise LocalHubError(f"{self.url} is taken: another process listens on the port")
+        self.prepare()
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(jupyterhub), "-f", str(config_path)],
-                cwd=self.state_dir,
+                self.command,
+                cwd=self.workdir,
+                env=self.environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -398,9 +508,9 @@ class LocalHub:
         with requests.Session() as session:
             while True:
                 if self.process.poll() is not None:
-                    raise LocalHubError(
-                        f"the hub exited ({self.process.returncode}):\n{self.log_tail()}"
-                    )
+                    code = self.process.returncode
+                    self.stop()
+                    raise LocalHubError(f"the hub exited ({code}):\n{self.log_tail()}")
                 with contextlib.suppress(requests.RequestException):
                     if session.get(f"{self.url}/hub/api", timeout=5).status_code == 200:
                         return self
@@ -441,7 +551,160 @@ class LocalHub:
 
 
 # ---------------------------------------------------------------------------------------------
-# Inside the hub process
+# Inside the hub process: the pod's paths, then the local stand-ins for Kubernetes
+
+
+class _PodPaths:
+    """Pod paths to local ones: a claim's mount to its directory, anything else to the same
+    path under the pod's root (where every other mount was written)."""
+
+    def __init__(self, settings: Mapping[str, Any]) -> None:
+        self.root = Path(settings["pod_root"])
+        self.mounts = {pod: Path(local) for pod, local in settings["mounts"].items()}
+        self.dirs = list(settings["pod_dirs"])
+
+    @staticmethod
+    def _under(path: str, directory: str) -> bool:
+        return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+    def local(self, path: Any) -> Any:
+        if not isinstance(path, str) or not path.startswith("/"):
+            return path
+        for pod, local in self.mounts.items():
+            if self._under(path, pod):
+                return str(local / path[len(pod) :].lstrip("/"))
+        if any(self._under(path, directory) for directory in self.dirs):
+            return str(self.root / path.lstrip("/"))
+        return path
+
+
+_PATHS: _PodPaths | None = None
+
+
+def pod_path(path: str) -> str:
+    """Where a file of the hub pod is on this machine (after :func:`enter_pod`)."""
+    if _PATHS is None:
+        raise LocalHubError("enter_pod() has not run")
+    return str(_PATHS.local(path))
+
+
+class _PodOsPath(types.ModuleType):
+    """os.path for the chart's z2jh: path arguments name the pod's files."""
+
+    def __init__(self, paths: _PodPaths) -> None:
+        super().__init__("os.path")
+        self._paths = paths
+
+    def __getattr__(self, name: str) -> Any:
+        function = getattr(os.path, name)
+        if not callable(function):
+            return function
+        return lambda *args, **kwargs: function(*map(self._paths.local, args), **kwargs)
+
+
+class _PodOs(types.ModuleType):
+    """os for the chart's z2jh: os.path maps the pod's paths; everything else is os."""
+
+    def __init__(self, paths: _PodPaths) -> None:
+        super().__init__("os")
+        self.path = _PodOsPath(paths)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
+def enter_pod(settings_path: str) -> None:
+    """Make the hub process see the pod's files: the chart's z2jh module (imported from its
+    mounted copy) opens and tests paths through the mapping, and imports from the pod's
+    directories (hub.extraFiles put on sys.path by hub.extraConfig) load the local copies."""
+    global _PATHS
+    paths = _PATHS = _PodPaths(json.loads(Path(settings_path).read_text()))
+    z2jh_file = paths.local("/usr/local/etc/jupyterhub/z2jh.py")
+    spec = importlib.util.spec_from_file_location("z2jh", z2jh_file)
+    if spec is None or spec.loader is None:
+        raise LocalHubError(f"cannot load the chart's z2jh from {z2jh_file}")
+    z2jh = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(z2jh)
+    z2jh.__dict__["os"] = _PodOs(paths)
+    # The chart's z2jh opens the pod's files with `with open(path) as f`; this is that open.
+    z2jh.__dict__["open"] = lambda file, *a, **k: builtins.open(paths.local(file), *a, **k)  # noqa: SIM115
+    sys.modules["z2jh"] = z2jh
+
+    make_finder = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES)
+    )
+
+    def pod_path_hook(entry: str) -> Any:
+        local = paths.local(entry)
+        if local == entry or not Path(local).is_dir():
+            raise ImportError(f"not a pod directory: {entry}")
+        return make_finder(local)
+
+    sys.path_hooks.insert(0, pod_path_hook)
+    sys.path_importer_cache.clear()
+
+
+def _plain(value: Any) -> Any:
+    """A traitlets config value as plain data (LazyConfigValue -> its value)."""
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+def local_overrides(c: Any, settings_path: str) -> None:
+    """After the chart's configuration: only what needs Kubernetes, swapped for this machine."""
+    settings = json.loads(Path(settings_path).read_text())
+    ip, hub_port = settings["ip"], settings["hub_port"]
+    hub_url = f"http://{ip}:{hub_port}"
+    # The spawner: local processes instead of KubeSpawner's pods, with the chart's profiles
+    # and plain environment values (valueFrom names Kubernetes objects).
+    kube = c.KubeSpawner
+    c.JupyterHub.spawner_class = LocalProfileSpawner
+    c.LocalProfileSpawner.profile_list = list(kube.get("profile_list") or [])
+    environment = kube.get("environment") or {}
+    c.LocalProfileSpawner.environment = {
+        k: v for k, v in dict(environment).items() if isinstance(v, str)
+    }
+    c.LocalProfileSpawner.homes = settings["homes"]
+    prefix: list[str] = []
+    if settings["run_as"]:
+        uid, gid = settings["run_as"]
+        c.LocalProfileSpawner.run_as_uid, c.LocalProfileSpawner.run_as_gid = uid, gid
+        # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000).
+        prefix = run_as_prefix(uid, gid)
+    c.Spawner.cmd = [*prefix, settings["singleuser"]]
+    c.Spawner.start_timeout = max(int(kube.get("start_timeout") or 0), 120)
+    c.Spawner.http_timeout = 120
+    c.JupyterHub.cleanup_servers = True  # local processes must not outlive the hub
+    # The proxy: started by the hub from node_modules instead of running in its own pod.
+    c.ConfigurableHTTPProxy.should_start = True
+    c.ConfigurableHTTPProxy.api_url = f"http://{ip}:{settings['proxy_api_port']}"
+    c.ConfigurableHTTPProxy.command = [settings["proxy_cmd"]]
+    c.ConfigurableHTTPProxy.pid_file = str(Path(settings["state_dir"]) / "jupyterhub-proxy.pid")
+    # The addresses: loopback ports instead of the Services' names and the container port.
+    c.JupyterHub.ip = ip
+    c.JupyterHub.port = settings["port"]
+    c.JupyterHub.hub_bind_url = hub_url
+    c.JupyterHub.hub_connect_url = hub_url
+    # The chart starts the idle culler with the image's python3 against localhost:8081.
+    for service in c.JupyterHub.get("services") or []:
+        command = list(service.get("command") or [])
+        if command[:3] == ["python3", "-m", "jupyterhub_idle_culler"]:
+            service["command"] = [
+                sys.executable,
+                *(
+                    re.sub(r"^--url=http://localhost:8081", f"--url={hub_url}", arg)
+                    for arg in command[1:]
+                ),
+            ]
+    _log(f"local stand-ins: spawner, proxy, hub at {hub_url}")
+
+
+def _log(message: str) -> None:
+    # Names only, never values: these lines end up in the hub's log.
+    print(f"astrohub.localhub: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The local stand-in for KubeSpawner
 
 
 def _profile_slug(profile: Mapping[str, Any], index: int) -> str:
@@ -451,7 +714,8 @@ def _profile_slug(profile: Mapping[str, Any], index: int) -> str:
 
 
 class LocalProfileSpawner(SimpleLocalProcessSpawner):
-    """The local stand-in for KubeSpawner: a process as uid 1000 in ``<homes>/<escaped>``.
+    """The local stand-in for KubeSpawner: a process as uid 1000 in ``<homes>/<escaped>``
+    (KubeSpawner's own ``{escaped_username}``, the subPath of the homes on EFS).
 
     The spawn page lists singleuser.profileList as KubeSpawner does; every profile runs the
     same local environment (the chosen slug is in ASTROHUB_PROFILE)."""
@@ -463,7 +727,7 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
 
     @default("home_dir")
     def _home_dir_default(self) -> str:
-        return os.path.join(self.homes, escape_username(self.user.name))
+        return os.path.join(self.homes, escape_slug(self.user.name))
 
     def get_env(self) -> dict[str, Any]:
         env: dict[str, Any] = super().get_env()
@@ -524,260 +788,6 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
             self.log.info("%s: profile %s (runs the local environment)", self.user.name, profile)
         self._prepare_home()
         return await super().start()
-
-
-def _z2jh_module(values: Mapping[str, Any], secret_values: Mapping[str, str]) -> types.ModuleType:
-    """A z2jh module for extraConfig snippets that import it, reading the local values."""
-    module = types.ModuleType("z2jh")
-
-    def get_config(key: str, default: Any = None) -> Any:
-        return dotted(values, key, default)
-
-    def get_secret_value(key: str, default: Any = "never-explicitly-set") -> Any:
-        if key in secret_values:
-            return secret_values[key]
-        if default != "never-explicitly-set":
-            return default
-        raise Exception(f"{key} not found in either k8s Secret!")  # as z2jh does
-
-    def set_config_if_not_none(cparent: Any, name: str, key: str) -> None:
-        data = get_config(key)
-        if data is not None:
-            setattr(cparent, name, data)
-
-    def get_name(name: str) -> str:
-        return f"localhub-{name}"
-
-    module.__dict__.update(
-        get_config=get_config,
-        get_secret_value=get_secret_value,
-        set_config_if_not_none=set_config_if_not_none,
-        get_name=get_name,
-    )
-    return module
-
-
-def _log(message: str) -> None:
-    # Names only, never values: these lines end up in the hub's log.
-    print(f"astrohub.localhub: {message}", file=sys.stderr, flush=True)
-
-
-def configure(c: Any, settings_path: str) -> None:
-    """Apply the chart's configuration to ``c`` as z2jh 4.4.0 does, then the local overrides.
-
-    Called by the jupyterhub_config.py LocalHub writes; runs inside the hub process."""
-    settings = json.loads(Path(settings_path).read_text())
-    values: dict[str, Any] = settings["values"]
-    generated: dict[str, str] = settings["generated"]
-    state_dir = Path(settings["state_dir"])
-    ip, hub_port = settings["ip"], settings["hub_port"]
-
-    def get(key: str, default: Any = None) -> Any:
-        return dotted(values, key, default)
-
-    def set_if(cparent: Any, name: str, key: str) -> None:
-        data = get(key)
-        if data is not None:
-            setattr(cparent, name, data)
-
-    # -- as z2jh's jupyterhub_config.py, in its order, with local stand-ins for Kubernetes --
-    c.JupyterHub.spawner_class = LocalProfileSpawner
-    c.JupyterHub.last_activity_interval = 60
-    c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 0}
-    db_type = get("hub.db.type")
-    c.JupyterHub.db_url = (
-        "sqlite://"
-        if db_type == "sqlite-memory"
-        else (f"sqlite:///{state_dir / 'jupyterhub.sqlite'}")
-    )
-    for trait in HUB_TRAITS:
-        set_if(c.JupyterHub, trait, "hub." + camel_case(trait))
-    set_if(c.Spawner, "consecutive_failure_limit", "hub.consecutiveFailureLimit")
-    set_if(c.Spawner, "start_timeout", "singleuser.startTimeout")
-    extra_env = get("singleuser.extraEnv") or {}
-    # Only plain values: valueFrom references name Kubernetes objects.
-    c.Spawner.environment = {k: v for k, v in extra_env.items() if isinstance(v, str)}
-    c.LocalProfileSpawner.profile_list = get("singleuser.profileList") or []
-
-    c.JupyterHub.services = []
-    c.JupyterHub.load_roles = []
-    if get("cull.enabled", False):
-        _configure_culler(c, values, settings)
-    secret_values: dict[str, str] = {}
-    for key, service in (get("hub.services") or {}).items():
-        service = dict(service)
-        service.setdefault("name", key)
-        token = service.pop("apiToken", None) or secrets.token_hex(32)
-        secret_values[f"hub.services.{key}.apiToken"] = service["api_token"] = token
-        c.JupyterHub.services.append(service)
-    for key, role in (get("hub.loadRoles") or {}).items():
-        c.JupyterHub.load_roles.append({"name": key, **role})
-    set_if(c.Spawner, "default_url", "singleuser.defaultUrl")
-    if get("debug.enabled", False):
-        c.JupyterHub.log_level = "DEBUG"
-        c.Spawner.debug = True
-
-    # The chart's generated secrets, unless the values set them (as the chart's templates do).
-    hub_config = get("hub.config") or {}
-    cookie_secret = dotted(hub_config, "JupyterHub.cookie_secret") or generated["cookie_secret"]
-    crypt_keys = dotted(hub_config, "CryptKeeper.keys") or generated["crypt_keys"]
-    proxy_token = dotted(hub_config, "ConfigurableHTTPProxy.auth_token") or generated["proxy_token"]
-    if isinstance(crypt_keys, list):
-        crypt_keys = ";".join(crypt_keys)
-    c.JupyterHub.cookie_secret = cookie_secret
-    c.CryptKeeper.keys = crypt_keys.split(";")
-    secret_values.update(
-        {
-            "hub.config.JupyterHub.cookie_secret": cookie_secret,
-            "hub.config.CryptKeeper.keys": crypt_keys,
-            "hub.config.ConfigurableHTTPProxy.auth_token": proxy_token,
-        }
-    )
-
-    for section, cfg in hub_config.items():
-        cfg = dict(cfg or {})
-        if section == "JupyterHub":
-            for name in ("proxy_auth_token", "cookie_secret", "services"):
-                cfg.pop(name, None)
-        elif section == "ConfigurableHTTPProxy":
-            cfg.pop("auth_token", None)
-        elif section == "CryptKeeper":
-            cfg.pop("keys", None)
-        if not section[:1].isupper():
-            raise LocalHubError(
-                f"Invalid hub.config section name: {section}. hub.config sections must be "
-                "Configurable class names (e.g. JupyterHub)."
-            )
-        _log(f"loading pass-through config section hub.config.{section}")
-        c[section].update(cfg)
-
-    # hub.extraFiles: mounted at mountPath in the pod; here written under the state directory
-    # (keeping mountPath's layout), and the pod's directories mapped to the local copies for
-    # imports. As in the pod, a module is importable only once its directory is on sys.path.
-    files_root = state_dir / "files"
-    pod_dirs = {POD_CONFIG_DIR: files_root / POD_CONFIG_DIR.lstrip("/")}
-    for key, details in (get("hub.extraFiles") or {}).items():
-        target = files_root / str(details["mountPath"]).lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if "stringData" in details:
-            target.write_text(str(details["stringData"]).rstrip("\n") + "\n")
-        elif "data" in details:
-            data = details["data"]
-            target.write_text(
-                json.dumps(data) if target.suffix == ".json" else yaml.safe_dump(data)
-            )
-        else:
-            _log(f"hub.extraFiles.{key}: only stringData and data are written locally")
-            continue
-        if "mode" in details:
-            target.chmod(int(details["mode"]))
-        pod_dirs[os.path.dirname(str(details["mountPath"]))] = target.parent
-        _log(f"hub.extraFiles.{key} -> {target}")
-    _map_pod_directories(pod_dirs)
-    # The chart's jupyterhub_config.py puts its own directory first on sys.path.
-    sys.path.insert(0, POD_CONFIG_DIR)
-
-    z2jh = _z2jh_module(values, secret_values)
-    sys.modules["z2jh"] = z2jh
-    namespace: dict[str, Any] = {
-        "c": c,
-        "os": os,
-        "sys": sys,
-        "re": re,
-        "glob": glob,
-        "url_path_join": url_path_join,
-        "camelCaseify": camel_case,
-        **{
-            name: getattr(z2jh, name)
-            for name in ("get_config", "get_secret_value", "set_config_if_not_none", "get_name")
-        },
-    }
-    for key, source in sorted((get("hub.extraConfig") or {}).items()):
-        _log(f"loading extra config: {key}")
-        exec(compile(source, f"hub.extraConfig.{key}", "exec"), namespace)  # noqa: S102
-
-    # -- local overrides: loopback, our proxy, local processes instead of Kubernetes --
-    c.JupyterHub.ip = ip
-    c.JupyterHub.port = settings["port"]
-    c.JupyterHub.hub_ip = ip
-    c.JupyterHub.hub_port = hub_port
-    c.JupyterHub.hub_bind_url = f"http://{ip}:{hub_port}"
-    c.JupyterHub.hub_connect_url = f"http://{ip}:{hub_port}"
-    c.JupyterHub.cleanup_servers = True  # local processes must not outlive the hub
-    c.JupyterHub.spawner_class = LocalProfileSpawner
-    c.ConfigurableHTTPProxy.should_start = True
-    c.ConfigurableHTTPProxy.api_url = f"http://{ip}:{settings['proxy_api_port']}"
-    c.ConfigurableHTTPProxy.command = [settings["proxy_cmd"]]
-    c.ConfigurableHTTPProxy.auth_token = proxy_token
-    c.ConfigurableHTTPProxy.pid_file = str(state_dir / "jupyterhub-proxy.pid")
-    c.LocalProfileSpawner.homes = settings["homes"]
-    if settings["run_as"]:
-        uid, gid = settings["run_as"]
-        c.LocalProfileSpawner.run_as_uid, c.LocalProfileSpawner.run_as_gid = uid, gid
-        # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000).
-        c.Spawner.cmd = [*run_as_prefix(uid, gid), settings["singleuser"]]
-    else:
-        c.Spawner.cmd = [settings["singleuser"]]
-    c.Spawner.start_timeout = max(int(get("singleuser.startTimeout") or 0), 120)
-    c.Spawner.http_timeout = 120
-
-
-def _map_pod_directories(pod_dirs: Mapping[str, Path]) -> None:
-    """Imports from the pod's directories (on sys.path) load the local copies of their files."""
-    make_finder = importlib.machinery.FileFinder.path_hook(
-        (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES)
-    )
-    local = {pod.rstrip("/"): path for pod, path in pod_dirs.items()}
-
-    def pod_path_hook(entry: str) -> Any:
-        if entry.rstrip("/") not in local:
-            raise ImportError(f"not a pod directory: {entry}")
-        return make_finder(str(local[entry.rstrip("/")]))
-
-    sys.path_hooks.insert(0, pod_path_hook)
-    sys.path_importer_cache.clear()
-
-
-def _configure_culler(c: Any, values: Mapping[str, Any], settings: Mapping[str, Any]) -> None:
-    """cull.* as the chart's jupyterhub-idle-culler service, against the local hub API."""
-
-    def get(key: str) -> Any:
-        return dotted(values, key)
-
-    python = settings["culler_python"]
-    if python is None:
-        _log("cull.enabled, but jupyterhub_idle_culler is not installed: no culler here")
-        return
-    role = {
-        "name": "jupyterhub-idle-culler",
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-        "services": ["jupyterhub-idle-culler"],
-    }
-    base_url = dotted(values, "hub.baseUrl") or "/"
-    api = url_path_join(base_url, "hub/api")
-    cmd = [
-        python,
-        "-m",
-        "jupyterhub_idle_culler",
-        f"--url=http://{settings['ip']}:{settings['hub_port']}{api}",
-    ]
-    for key, flag in (
-        ("timeout", "--timeout"),
-        ("every", "--cull-every"),
-        ("concurrency", "--concurrency"),
-        ("maxAge", "--max-age"),
-    ):
-        if get(f"cull.{key}"):
-            cmd.append(f"{flag}={get(f'cull.{key}')}")
-    if get("cull.users"):
-        cmd.append("--cull-users")
-        role["scopes"].append("admin:users")
-    if not get("cull.adminUsers"):
-        cmd.append("--cull-admin-users=false")
-    if get("cull.removeNamedServers"):
-        cmd.append("--remove-named-servers")
-    c.JupyterHub.services.append({"name": "jupyterhub-idle-culler", "command": cmd})
-    c.JupyterHub.load_roles.append(role)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -858,10 +868,11 @@ def local_demo(
         if returncode != 0:
             raise LocalHubError(f"rendering the values failed (exit code {returncode})")
         hub = LocalHub(
-            namespace_dir / "jupyterhub-values.yaml",
-            namespace_dir / "jupyterhub-secrets.yaml",
-            namespace_dir / "homes",
+            [namespace_dir / "jupyterhub-values.yaml", namespace_dir / "jupyterhub-secrets.yaml"],
+            checkout_dir("homes", namespace_dir.name),
             port,
+            namespace=namespace_dir.name,
+            state_dir=namespace_dir / "localhub",
         )
         try:
             accounts = serve_demo(hub, provider)
@@ -894,12 +905,17 @@ def main(argv: Iterable[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--values", type=Path, required=True, help="jupyterhub-values.yaml")
-    parser.add_argument("--secrets", type=Path, required=True, help="jupyterhub-secrets.yaml")
+    parser.add_argument(
+        "--values",
+        type=Path,
+        action="append",
+        required=True,
+        help="a values file (repeat, in Helm's order: jupyterhub-values.yaml, then the secrets)",
+    )
     parser.add_argument("--homes", type=Path, required=True, help="directory of the homes")
     parser.add_argument("--port", type=int, required=True, help="the hub's public port")
     parser.add_argument("--ip", default="127.0.0.1")
-    parser.add_argument("--chart", type=Path, help="z2jh chart dir or .tgz (its values.yaml)")
+    parser.add_argument("--chart", type=Path, help="chart dir or .tgz (default: the pinned one)")
     parser.add_argument("--state-dir", type=Path, help="default: <homes>/../localhub")
     parser.add_argument("--proxy-cmd", type=Path, help=f"default: {CHP}")
     parser.add_argument("--singleuser", type=Path, help="jupyterhub-singleuser to run")
@@ -908,7 +924,6 @@ def main(argv: Iterable[str] | None = None) -> int:
         parser.error("the local hub listens on loopback only")
     hub = LocalHub(
         args.values,
-        args.secrets,
         args.homes,
         args.port,
         ip=args.ip,

@@ -32,6 +32,7 @@ from astrohub.emulator import Emulator
 from astrohub.localhub import LocalHub, LocalHubError, free_port
 from astrohub.oidc_provider import OIDCProvider
 from astrohub.runner import run_playbook
+from astrohub.unprivileged import checkout_dir
 
 RENDER_DIR = REPO / "build" / NAMESPACE
 
@@ -93,9 +94,10 @@ def _render(
     for file in ("jupyterhub-values.yaml", "jupyterhub-secrets.yaml"):
         assert (RENDER_DIR / file).is_file(), f"the role did not render {file}"
         copies.append(shutil.copy2(RENDER_DIR / file, case_dir / file))
-    return Rendered(
-        name, copies[0], copies[1], case_dir / "homes", case_dir / "localhub", port, result.output
-    )
+    # Homes where uid 1000 (the servers' user) can reach them, whatever the checkout allows.
+    homes = checkout_dir("hub-tests", name, "homes")
+    shutil.rmtree(homes, ignore_errors=True)
+    return Rendered(name, copies[0], copies[1], homes, case_dir / "localhub", port, result.output)
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +125,10 @@ def github_render(
 
 def _hub(rendered: Rendered) -> Iterator[LocalHub]:
     hub = LocalHub(
-        rendered.values,
-        rendered.secrets,
+        [rendered.values, rendered.secrets],
         rendered.homes,
         rendered.port,
+        namespace=NAMESPACE,
         state_dir=rendered.state_dir,
     )
     started = time.monotonic()

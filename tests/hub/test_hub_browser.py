@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 from hub_support import GH_USER, MAST_USER, SCREENSHOTS, Rendered
+from kubespawner.slugs import escape_slug as escape_username
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from astrohub.localhub import LocalHub, escape_username
+from astrohub.localhub import LocalHub
 from astrohub.oidc_provider import Account, OIDCProvider
 
 CHROMIUM = Path("/usr/bin/chromium")

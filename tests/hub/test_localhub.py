@@ -1,106 +1,80 @@
-"""The local hub's configuration is the chart's: z2jh 4.4.0's own jupyterhub_config.py, run on
-the same rendered values, gives the hub the same settings as astrohub.localhub.configure."""
+"""The local hub runs the hub pod of the pinned chart: the chart's own jupyterhub_config.py and
+z2jh helper, on the values and secrets the deploy rendered, with only the spawner, the proxy and
+the addresses swapped."""
 
 from __future__ import annotations
 
-import copy
-import importlib
 import io
 import json
 import subprocess
 import sys
 import tarfile
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hub_support import OUT, Rendered
-from tornado.httpclient import AsyncHTTPClient
-from traitlets.config import Config
+import yaml
+from hub_support import NAMESPACE, OUT, Rendered
 
-from astrohub import localhub
 from astrohub.hub import mast_authenticator
 from astrohub.localhub import (
     LocalHub,
     LocalHubError,
-    configure,
     demo_accounts,
-    dotted,
-    escape_username,
-    find_chart,
-    merge_values,
+    free_port,
+    locate_chart,
+    pinned_chart_version,
 )
+from pinned import CHART_VERSION
+
+POD_FILES = ("jupyterhub_config.py", "z2jh.py")
 
 
-def test_merge_values_is_helms() -> None:
-    base = {"hub": {"config": {"A": {"x": 1, "y": 2}}, "db": {"type": "sqlite-pvc"}}, "l": [1]}
-    over = {"hub": {"config": {"A": {"y": 3, "z": 4}}, "db": None}, "l": [2]}
-    assert merge_values(base, over) == {
-        "hub": {"config": {"A": {"x": 1, "y": 3, "z": 4}}},
-        "l": [2],
-    }
-    assert base["hub"]["db"] == {"type": "sqlite-pvc"}  # inputs untouched
+def _hub(rendered: Rendered, case: str, *extra: Path, port: int | None = None) -> LocalHub:
+    return LocalHub(
+        [rendered.values, rendered.secrets, *extra],
+        rendered.homes,
+        port or rendered.port,
+        namespace=NAMESPACE,
+        state_dir=OUT / case,
+    )
 
 
-def test_escape_username_is_kubespawners() -> None:
-    assert escape_username("astronomer@example.org") == "astronomer-40example-2eorg"
-    assert escape_username("octo-astronomer") == "octo-2dastronomer"
-    assert escape_username("astro") == "astro"
-
-
-def test_chart_defaults_are_found() -> None:
-    assert (find_chart() / "values.yaml").is_file() or find_chart().suffix == ".tgz"
-
-
-def _chart_hub_files(chart: Path) -> dict[str, str]:
+def chart_hub_files(chart: Path) -> dict[str, bytes]:
+    """files/hub/ of a chart directory or package: what its hub ConfigMap carries."""
     if chart.is_dir():
-        hub = chart / "files" / "hub"
-        return {name: (hub / name).read_text() for name in ("jupyterhub_config.py", "z2jh.py")}
+        return {name: (chart / "files" / "hub" / name).read_bytes() for name in POD_FILES}
     with tarfile.open(chart) as tar:
-        return {
-            name: io.TextIOWrapper(tar.extractfile(f"jupyterhub/files/hub/{name}")).read()  # type: ignore[arg-type]
-            for name in ("jupyterhub_config.py", "z2jh.py")
-        }
+        found = {}
+        for name in POD_FILES:
+            member = tar.extractfile(f"jupyterhub/files/hub/{name}")
+            assert member is not None
+            found[name] = io.BufferedReader(member).read()  # type: ignore[arg-type]
+        return found
 
 
-def chart_config(
-    values: dict[str, Any], secret_values: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> Config:
-    """Run the chart's jupyterhub_config.py as the hub pod does, with Kubernetes stubbed."""
-    z2jh = types.ModuleType("z2jh")
-
-    def get_config(key: str, default: Any = None) -> Any:
-        # The chart's script pops and setdefaults what it reads; keep our values intact.
-        return copy.deepcopy(dotted(values, key, default))
-
-    def set_config_if_not_none(cparent: Any, name: str, key: str) -> None:
-        if get_config(key) is not None:
-            setattr(cparent, name, get_config(key))
-
-    z2jh.__dict__.update(
-        get_config=get_config,
-        set_config_if_not_none=set_config_if_not_none,
-        get_secret_value=lambda key, default=None: secret_values.get(key, default),
-        get_name=lambda name: f"jupyterhub-{name}",
-        get_name_env=lambda name, suffix="": "8081",
+def loaded_config(hub: LocalHub, code: str) -> dict[str, Any]:
+    """Load the hub's configuration file as JupyterHub does (traitlets, in a process of its own
+    with the pod's environment and working directory), then run ``code``, which prints JSON."""
+    config = hub.prepare()
+    script = (
+        "import json, sys\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        f"c = PyFileConfigLoader({config.name!r}, path={str(config.parent)!r}).load_config()\n"
+        + code
     )
-    kubernetes = types.ModuleType("kubernetes_asyncio")
-    kubernetes.client = types.SimpleNamespace(  # type: ignore[attr-defined]
-        V1Container=dict, V1SecurityContext=dict, V1Capabilities=dict
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=hub.workdir,
+        env=hub.environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    monkeypatch.setitem(sys.modules, "z2jh", z2jh)
-    monkeypatch.setitem(sys.modules, "kubernetes_asyncio", kubernetes)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    # The chart asks for pycurl's client; not installed here and irrelevant to the config.
-    monkeypatch.setattr(AsyncHTTPClient, "configure", lambda *args, **kwargs: None)
-    c = Config()
-    source = _chart_hub_files(find_chart())["jupyterhub_config.py"]
-    pod_path = "/usr/local/etc/jupyterhub/jupyterhub_config.py"  # where the pod has it
-    namespace = {"get_config": lambda: c, "__file__": pod_path}
-    exec(compile(source, pod_path, "exec"), namespace)  # noqa: S102
-    return c
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 @pytest.fixture(params=["mast", "github"])
@@ -109,86 +83,116 @@ def rendered(request: pytest.FixtureRequest) -> Rendered:
     return result
 
 
-@pytest.fixture
-def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """configure() runs in this process here: undo what it does to the import machinery."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    monkeypatch.setattr(sys, "path_hooks", list(sys.path_hooks))
-    monkeypatch.setattr(sys, "path_importer_cache", dict(sys.path_importer_cache))
-    monkeypatch.setitem(sys.modules, "z2jh", None)
-    yield
-    sys.modules.pop("mast_authenticator", None)
+def test_the_pod_carries_the_pinned_charts_own_hub_files(rendered: Rendered) -> None:
+    """Byte for byte the chart's files/hub/, of the version versions.yml pins: bumping the pin
+    makes every hub test load the new chart's configuration (and fail if it cannot)."""
+    assert pinned_chart_version() == CHART_VERSION
+    chart = locate_chart()
+    assert f"jupyterhub-{CHART_VERSION}" in chart.name
+    hub = _hub(rendered, f"{rendered.name}-files")
+    hub.prepare()
+    pod = hub.pod_root / "usr/local/etc/jupyterhub"
+    assert {name: (pod / name).read_bytes() for name in POD_FILES} == chart_hub_files(chart)
+    # The Secret's values.yaml is what z2jh reads: Helm's coalescing of the rendered files.
+    values = yaml.safe_load((pod / "secret" / "values.yaml").read_text())
+    assert values["hub"]["config"]["JupyterHub"]["authenticator_class"] in (
+        "github",
+        "mast_authenticator.MASTOAuthenticator",
+    )
+    assert values["Chart"]["Name"] == "jupyterhub"
 
 
-@pytest.mark.usefixtures("isolated_imports")
-def test_the_local_hub_gets_the_charts_configuration(
-    rendered: Rendered, monkeypatch: pytest.MonkeyPatch
+def test_the_chart_configures_the_hub_and_only_kubernetes_is_swapped(rendered: Rendered) -> None:
+    hub = _hub(rendered, f"{rendered.name}-config")
+    got = loaded_config(
+        hub,
+        "print(json.dumps({\n"
+        "  'authenticator': c.JupyterHub.authenticator_class,\n"
+        "  'spawner': str(c.JupyterHub.spawner_class),\n"
+        "  'kube_profiles': c.KubeSpawner.profile_list,\n"
+        "  'local_profiles': c.LocalProfileSpawner.profile_list,\n"
+        "  'default_url': c.Spawner.default_url,\n"
+        "  'services': c.JupyterHub.services,\n"
+        "  'roles': c.JupyterHub.load_roles,\n"
+        "  'hub_connect_url': c.JupyterHub.hub_connect_url,\n"
+        "  'api_url': c.ConfigurableHTTPProxy.api_url,\n"
+        "  'cookie_secret': c.JupyterHub.cookie_secret,\n"
+        "  'crypt_keys': c.CryptKeeper['keys'],\n"
+        "  'cmd': c.Spawner.cmd,\n"
+        "}, default=str))\n",
+    )
+    values = hub.values
+    assert got["authenticator"] == values["hub"]["config"]["JupyterHub"]["authenticator_class"]
+    assert got["default_url"] == values["singleuser"]["defaultUrl"] == "/lab"
+    # The chart's KubeSpawner settings reach the local spawner unchanged.
+    assert got["kube_profiles"] == got["local_profiles"] == values["singleuser"]["profileList"]
+    assert "LocalProfileSpawner" in got["spawner"]
+    # The generated secrets kept for this hub are the ones the chart's config read.
+    generated = hub.generated_secrets()
+    assert got["cookie_secret"] == generated["hub.config.JupyterHub.cookie_secret"]
+    assert got["crypt_keys"] == [generated["hub.config.CryptKeeper.keys[0]"]]
+    # The chart's culler, with its flags and role, started here against this hub's API.
+    [culler] = [s for s in got["services"] if s["name"] == "jupyterhub-idle-culler"]
+    hub_port = json.loads((hub.state_dir / "settings.json").read_text())["hub_port"]
+    assert culler["command"][1:3] == ["-m", "jupyterhub_idle_culler"]
+    assert culler["command"][3] == f"--url=http://127.0.0.1:{hub_port}/hub/api"
+    assert f"--timeout={values['cull']['timeout']}" in culler["command"]
+    assert any(r["name"] == "jupyterhub-idle-culler" for r in got["roles"])
+    # Only the addresses are the local hub's own.
+    assert got["hub_connect_url"] == f"http://127.0.0.1:{hub_port}"
+    assert got["api_url"].startswith("http://127.0.0.1:")
+    assert got["cmd"][-1].endswith("/bin/jupyterhub-singleuser")
+
+
+def test_the_authenticator_is_imported_from_its_pod_directory(mast_render: Rendered) -> None:
+    hub = _hub(mast_render, "import-check")
+    got = loaded_config(
+        hub,
+        "import mast_authenticator\n"
+        "print(json.dumps({'file': mast_authenticator.__file__, 'path': sys.path}))\n",
+    )
+    mounted = "/usr/local/etc/jupyterhub/astrohub/mast_authenticator.py"
+    assert got["file"] == str(hub.pod_root / mounted.lstrip("/"))
+    assert Path(got["file"]).read_text() == Path(mast_authenticator.__file__).read_text()
+    assert "/usr/local/etc/jupyterhub/astrohub" in got["path"]  # put there by extraConfig
+
+
+def test_without_the_extra_config_the_authenticator_is_not_importable(
+    mast_render: Rendered, tmp_path: Path
 ) -> None:
-    state_dir = OUT / f"{rendered.name}-config-check"
+    """As in the pod: a mounted file is importable only once extraConfig puts it on sys.path."""
+    values = yaml.safe_load(mast_render.values.read_text())
+    del values["hub"]["extraConfig"]["00-astrohub-modules"]
+    without = tmp_path / "jupyterhub-values.yaml"
+    without.write_text(yaml.safe_dump(values))
     hub = LocalHub(
-        rendered.values, rendered.secrets, rendered.homes, rendered.port, state_dir=state_dir
+        [without, mast_render.secrets],
+        mast_render.homes,
+        mast_render.port,
+        namespace=NAMESPACE,
+        state_dir=OUT / "import-check-negative",
     )
-    settings_path = hub.prepare().with_name("settings.json")
-    generated = json.loads(settings_path.read_text())["generated"]
-    local = Config()
-    configure(local, str(settings_path))
-    chart = chart_config(
-        hub.values,
-        {
-            "hub.config.JupyterHub.cookie_secret": generated["cookie_secret"],
-            "hub.config.CryptKeeper.keys": generated["crypt_keys"],
-            "hub.config.ConfigurableHTTPProxy.auth_token": generated["proxy_token"],
-        },
-        monkeypatch,
+    got = loaded_config(
+        hub,
+        "try:\n"
+        "    import mast_authenticator\n"
+        "    print(json.dumps({'imported': True}))\n"
+        "except ModuleNotFoundError:\n"
+        "    print(json.dumps({'imported': False}))\n",
     )
-
-    # Compared by name: on a failure, only names are shown, never a secret's value.
-    pairs = {
-        f"{section}.{trait}": (local[section][trait], chart[section][trait])
-        for section, settings in hub.values["hub"]["config"].items()
-        for trait in settings
-    }
-    pairs |= {
-        "JupyterHub.cookie_secret": (
-            local.JupyterHub.cookie_secret,
-            chart.JupyterHub.cookie_secret,
-        ),
-        "CryptKeeper.keys": (local.CryptKeeper["keys"], chart.CryptKeeper["keys"]),
-        "Spawner.default_url": (local.Spawner.default_url, chart.Spawner.default_url),
-        "profile_list": (local.LocalProfileSpawner.profile_list, chart.KubeSpawner.profile_list),
-    }
-    differing = [name for name, (mine, theirs) in pairs.items() if mine != theirs]
-    assert not differing
-    assert "JupyterHub.authenticator_class" in pairs
-    assert local.Spawner.default_url == "/lab"
-    assert len(local.LocalProfileSpawner.profile_list) > 1
-    # The idle culler: the same flags and permissions, against the local hub's API.
-    assert local.JupyterHub.load_roles == chart.JupyterHub.load_roles
-    [chart_culler] = chart.JupyterHub.services
-    [local_culler] = local.JupyterHub.services
-    assert local_culler["name"] == chart_culler["name"] == "jupyterhub-idle-culler"
-    assert local_culler["command"][1:3] == chart_culler["command"][1:3]
-    assert local_culler["command"][4:] == chart_culler["command"][4:]
-    hub_port = json.loads(settings_path.read_text())["hub_port"]
-    assert local_culler["command"][3] == f"--url=http://127.0.0.1:{hub_port}/hub/api"
-    # hub.extraFiles: the shipped authenticator, byte for byte, where extraConfig looks.
-    for details in (hub.values["hub"].get("extraFiles") or {}).values():
-        written = state_dir / "files" / details["mountPath"].lstrip("/")
-        assert written.read_text() == Path(mast_authenticator.__file__).read_text()
-    # Only the spawner, the proxy and the addresses are the local hub's own.
-    assert local.JupyterHub.ip == "127.0.0.1"
-    assert local.Spawner.cmd[:5] == localhub.run_as_prefix()
+    assert got == {"imported": False}
 
 
 def test_the_mast_render_ships_the_authenticator(mast_render: Rendered) -> None:
-    values = localhub.load_values(mast_render.values, mast_render.secrets)
-    config = values["hub"]["config"]
+    hub = _hub(mast_render, "mast-values")
+    hub.prepare()
+    config = hub.values["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "mast_authenticator.MASTOAuthenticator"
     assert config["MASTOAuthenticator"]["token_in_notebooks"] is True
     assert config["Authenticator"]["enable_auth_state"] is True
     assert config["MASTOAuthenticator"]["client_id"] == "astrohub-local-demo"
     assert config["MASTOAuthenticator"]["client_secret"]  # from the secrets file
-    files = values["hub"]["extraFiles"]["mast-authenticator"]
+    files = hub.values["hub"]["extraFiles"]["mast-authenticator"]
     shipped = Path(mast_authenticator.__file__).read_text()
     assert files["stringData"].rstrip("\n") == shipped.rstrip("\n")
 
@@ -196,80 +200,50 @@ def test_the_mast_render_ships_the_authenticator(mast_render: Rendered) -> None:
 def test_demo_accounts_are_let_in_by_the_rendered_allow_lists(
     mast_render: Rendered, github_render: Rendered
 ) -> None:
-    mast = localhub.load_values(mast_render.values, mast_render.secrets)
-    cfg = mast["hub"]["config"]["MASTOAuthenticator"]
-    admin, user = demo_accounts(mast)
+    mast = _hub(mast_render, "mast-accounts")
+    mast.prepare()
+    cfg = mast.values["hub"]["config"]["MASTOAuthenticator"]
+    admin, user = demo_accounts(mast.values)
     assert admin.email.lower() in {a.lower() for a in cfg["admin_users"]}
     assert user.email.partition("@")[2] in cfg["allowed_email_domains"] or (
         user.email in cfg["allowed_users"]
     )
-    github = localhub.load_values(github_render.values, github_render.secrets)
-    cfg = github["hub"]["config"]["GitHubOAuthenticator"]
-    admin, user = demo_accounts(github)
+    github = _hub(github_render, "github-accounts")
+    github.prepare()
+    cfg = github.values["hub"]["config"]["GitHubOAuthenticator"]
+    admin, user = demo_accounts(github.values)
     assert admin.login in cfg["admin_users"]
     assert user.orgs & set(cfg["allowed_organizations"]) or user.login in cfg["allowed_users"]
 
 
 def test_a_callback_for_another_hub_is_refused(mast_render: Rendered) -> None:
-    hub = LocalHub(
-        mast_render.values,
-        mast_render.secrets,
-        mast_render.homes,
-        mast_render.port + 1,
-        state_dir=OUT / "wrong-port",
-    )
+    hub = _hub(mast_render, "wrong-port", port=mast_render.port + 1)
     with pytest.raises(LocalHubError, match="does not point at this hub"):
         hub.start()
     assert hub.process is None
 
 
-def test_a_misplaced_hub_config_section_is_fatal(mast_render: Rendered) -> None:
-    state_dir = OUT / "bad-section"
-    hub = LocalHub(
-        mast_render.values,
-        mast_render.secrets,
-        mast_render.homes,
-        mast_render.port,
-        state_dir=state_dir,
+def test_a_misplaced_hub_config_section_stops_the_hub(mast_render: Rendered, tmp_path: Path):
+    """The chart's own check: a lower-case hub.config section is fatal."""
+    port = free_port()  # the session's MAST hub may be up on the rendered one
+    callback = f"http://127.0.0.1:{port}/hub/oauth_callback"
+    layer = tmp_path / "bad-section.yaml"
+    layer.write_text(
+        yaml.safe_dump(
+            {
+                "hub": {
+                    "config": {
+                        "loadRoles": {"x": {}},
+                        "MASTOAuthenticator": {"oauth_callback_url": callback},
+                    }
+                }
+            }
+        )
     )
-    settings_path = hub.prepare().with_name("settings.json")
-    settings = json.loads(settings_path.read_text())
-    settings["values"]["hub"]["config"]["loadRoles"] = {"x": {}}
-    settings_path.write_text(json.dumps(settings))
+    hub = _hub(mast_render, "bad-section", layer, port=port)
     with pytest.raises(LocalHubError, match=r"Invalid hub\.config section name: loadRoles"):
-        configure(Config(), str(settings_path))
-
-
-def _configured(rendered: Rendered, state_dir: Path, drop_extra_config: bool = False) -> None:
-    hub = LocalHub(
-        rendered.values, rendered.secrets, rendered.homes, rendered.port, state_dir=state_dir
-    )
-    settings_path = hub.prepare().with_name("settings.json")
-    if drop_extra_config:
-        settings = json.loads(settings_path.read_text())
-        settings["values"]["hub"].pop("extraConfig")
-        settings_path.write_text(json.dumps(settings))
-    configure(Config(), str(settings_path))
-
-
-@pytest.mark.usefixtures("isolated_imports")
-def test_the_authenticator_is_imported_from_its_pod_directory(mast_render: Rendered) -> None:
-    state_dir = OUT / "import-check"
-    _configured(mast_render, state_dir)
-    module = importlib.import_module("mast_authenticator")
-    mounted = "/usr/local/etc/jupyterhub/astrohub/mast_authenticator.py"
-    assert module.__file__ == str(state_dir / "files" / mounted.lstrip("/"))
-    assert "/usr/local/etc/jupyterhub/astrohub" in sys.path  # put there by extraConfig
-
-
-@pytest.mark.usefixtures("isolated_imports")
-def test_without_the_extra_config_the_authenticator_is_not_importable(
-    mast_render: Rendered,
-) -> None:
-    """As in the pod: a mounted file is importable only once extraConfig puts it on sys.path."""
-    _configured(mast_render, OUT / "import-check-negative", drop_extra_config=True)
-    with pytest.raises(ModuleNotFoundError):
-        importlib.import_module("mast_authenticator")
+        hub.start()
+    assert hub.process is None
 
 
 def test_cli_refuses_values_rendered_for_another_port(mast_render: Rendered) -> None:
@@ -280,10 +254,12 @@ def test_cli_refuses_values_rendered_for_another_port(mast_render: Rendered) -> 
             "astrohub.localhub",
             "--values",
             str(mast_render.values),
-            "--secrets",
+            "--values",
             str(mast_render.secrets),
             "--homes",
-            str(OUT / "cli" / "homes"),
+            str(mast_render.homes),
+            "--state-dir",
+            str(OUT / "cli"),
             "--port",
             str(mast_render.port + 1),
         ],
@@ -295,3 +271,9 @@ def test_cli_refuses_values_rendered_for_another_port(mast_render: Rendered) -> 
     assert done.returncode == 1
     assert "does not point at this hub" in done.stderr
     assert "ASTROHUB_LOCAL_HUB_HOST=127.0.0.1:" in done.stderr
+
+
+def test_a_taken_port_is_refused(mast_hub: LocalHub, mast_render: Rendered) -> None:
+    hub = _hub(mast_render, "taken-port")
+    with pytest.raises(LocalHubError, match="is taken"):
+        hub.start()

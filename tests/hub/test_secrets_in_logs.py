@@ -48,8 +48,8 @@ def evidence(request: pytest.FixtureRequest, provider: OIDCProvider) -> Evidence
     secrets = {f"issued #{i}": s for i, s in enumerate(provider.secrets_issued())}
     secrets |= {f"password of {a.email}": a.password for a in ACCOUNTS}
     for hub in (mast_hub, github_hub):
-        for path in (hub.state_dir / "generated").iterdir():
-            secrets[f"{hub.state_dir.parent.name} {path.name}"] = path.read_text().strip()
+        for name, value in hub.generated_secrets().items():
+            secrets[f"{hub.state_dir.parent.name} {name}"] = value
     return Evidence(logs, secrets)
 
 

@@ -77,7 +77,7 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
-    cache_dir = Path(params["cache_dir"])
+    cache_dir = Path(params["cache_dir"]).resolve()
     found = charts.find_chart(
         params["version"],
         cache_dir=cache_dir,
