@@ -36,10 +36,12 @@ ROLES := $(notdir $(wildcard roles/*))
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# --compile-bytecode: with PYTHONDONTWRITEBYTECODE set (as on CI), every Ansible module run
+# would otherwise compile boto3 anew.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
@@ -56,7 +58,7 @@ LOCALHUB_VENV := $(ASTROHUB_RUNTIME_DIR)/localhub-venv-$(shell sha256sum require
 $(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed
 	install -d -m 0755 $(ASTROHUB_RUNTIME_DIR)
 	/usr/bin/python3 -m venv --without-pip $(LOCALHUB_VENV)
-	$(BIN)/uv pip sync --quiet --python $(LOCALHUB_VENV)/bin/python requirements-localhub.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(LOCALHUB_VENV)/bin/python requirements-localhub.lock
 	touch $@
 
 localhub-venv: $(LOCALHUB_VENV)/.installed ## the local hub's single-user environment (JupyterLab)

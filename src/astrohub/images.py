@@ -980,6 +980,8 @@ def ensure_env(
                 "--require-hashes",
                 "--only-binary",
                 ":all:",
+                # Installed once, imported by many checks (which may not write .pyc files).
+                "--compile-bytecode",
                 *(["--offline"] if offline else []),
                 str(image.requirements_txt),
             ],
