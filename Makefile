@@ -75,10 +75,11 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 
 test: lint syntax unit integration molecule images-test hub-test ## every check (CI runs exactly this)
 
-lint: venv ## ruff and ansible-lint (production profile, offline)
+lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
 	$(BIN)/ruff check src tests collections
 	$(BIN)/ruff format --check src tests collections
 	$(BIN)/ansible-lint --offline --profile production
+	$(BIN)/python tests/iam/parliament_lint.py
 
 syntax: venv ## ansible-playbook --syntax-check of every playbook with both inventories
 	@for pb in $(PLAYBOOKS); do \
@@ -87,7 +88,7 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook with both inve
 	  echo "syntax ok: $$pb"; \
 	done
 
-unit: venv ## fast tests: config contract, emulator, logic
+unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
 integration: venv ## the real playbooks against the emulator

@@ -17,7 +17,7 @@ def clients(endpoint: str) -> dict[str, Any]:
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam", "ecr")}
+    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam", "ecr", "sts")}
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:

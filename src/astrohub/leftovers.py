@@ -55,17 +55,28 @@ def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str])
         found.append(f"key pair {pair['KeyName']}")
     found += _security_groups(clients, namespace, [names["ci_ssh"]])
     name = names["ci_node"]
-    profiles = iam.list_instance_profiles()["InstanceProfiles"]
     found += [
         f"iam instance profile {p['InstanceProfileName']}"
-        for p in profiles
+        for p in _pages(iam, "list_instance_profiles", "InstanceProfiles")
         if p["InstanceProfileName"] == name
     ]
-    roles = iam.list_roles()["Roles"]
-    found += [f"iam role {r['RoleName']}" for r in roles if r["RoleName"] == name]
-    policies = iam.list_policies(Scope="Local")["Policies"]
-    found += [f"iam policy {p['PolicyName']}" for p in policies if p["PolicyName"] == name]
+    found += [
+        f"iam role {r['RoleName']}"
+        for r in _pages(iam, "list_roles", "Roles")
+        if r["RoleName"] == name
+    ]
+    found += [
+        f"iam policy {p['PolicyName']}"
+        for p in _pages(iam, "list_policies", "Policies", Scope="Local")
+        if p["PolicyName"].startswith(f"{name}-") or p["PolicyName"] == names["kops_boundary"]
+    ]
     return found
+
+
+def _pages(client: Client, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a paged list call (IAM lists 100 at a time)."""
+    paginator = client.get_paginator(operation)
+    return [item for page in paginator.paginate(**kwargs) for item in page[key]]
 
 
 def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
@@ -121,6 +132,7 @@ def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
     return {
         "ci_node": f"{namespace}-ci-node",
         "ci_ssh": f"{namespace}-ci-node-ssh",
+        "kops_boundary": f"{namespace}-kops-nodes-boundary",
         "efs_clients": f"{namespace}-efs-clients",
         "efs_mounts": f"{namespace}-efs-mount-targets",
         "state_bucket": state_bucket,
