@@ -23,7 +23,7 @@ OFFLINE := HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY
 # Debian packages the checks need: shellcheck lints the images' scripts, chromium runs
 # the browser tests (driven by Playwright; never a downloaded browser), openssh-server and
 # sudo play the CI node on loopback.
-APT_PACKAGES := shellcheck chromium openssh-server sudo
+APT_PACKAGES := shellcheck chromium openssh-server sudo python3-venv
 ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
 
 PLAYBOOKS := $(wildcard playbooks/*.yml)

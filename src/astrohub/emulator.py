@@ -35,6 +35,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -478,6 +480,75 @@ class Emulator:
 
     def reset(self) -> None:
         """Wipe all moto state (process-wide) and this emulator's call counts."""
+        status, body = _local_request(self.port, "POST", "/moto-api/reset", timeout=30)
+        if status != 200:
+            raise RuntimeError(f"moto reset failed: HTTP {status}: {body[:200]!r}")
+        self.reset_calls()
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (``python -m astrohub.emulator``): moto's state is
+    process-wide, so this is how tests get a deployment nobody else resets. Same interface as
+    :class:`Emulator`, over its HTTP endpoints."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self._state_dir = Path(state_dir)
+        self._process: subprocess.Popen[bytes] | None = None
+        self._url = ""
+
+    def __enter__(self) -> EmulatorProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def port(self) -> int:
+        return int(self._url.rsplit(":", 1)[1])
+
+    def start(self) -> EmulatorProcess:
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        url_file = self._state_dir / "emulator.url"
+        url_file.unlink(missing_ok=True)
+        with (self._state_dir / "emulator.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "astrohub.emulator", "--url-file", str(url_file)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not url_file.is_file():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the emulator did not start (see {self._state_dir})")
+            time.sleep(0.05)
+        self._url = url_file.read_text().strip()
+        return self
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STARTUP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def calls(self) -> Counter[str]:
+        status, body = _local_request(self.port, "GET", _CALLS_PATH, timeout=30)
+        if status != 200:
+            raise RuntimeError(f"reading the call counts failed: HTTP {status}")
+        return Counter(json.loads(body)["calls"])
+
+    def reset_calls(self) -> None:
+        _local_request(self.port, "POST", _CALLS_RESET_PATH, timeout=30)
+
+    def reset(self) -> None:
         status, body = _local_request(self.port, "POST", "/moto-api/reset", timeout=30)
         if status != 200:
             raise RuntimeError(f"moto reset failed: HTTP {status}: {body[:200]!r}")

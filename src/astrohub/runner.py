@@ -66,6 +66,8 @@ class PlaybookResult:
     stderr: str
     stats: dict[str, dict[str, int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
+    # "<host>: <task>" of every task that reported a change (for assertion messages).
+    changes: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -74,6 +76,16 @@ class PlaybookResult:
     @property
     def output(self) -> str:
         return self.stdout + self.stderr
+
+
+def _changed_tasks(report: dict[str, Any]) -> list[str]:
+    return [
+        f"{host}: {task.get('task', {}).get('name', '?')}"
+        for play in report.get("plays", [])
+        for task in play.get("tasks", [])
+        for host, result in task.get("hosts", {}).items()
+        if result.get("changed")
+    ]
 
 
 def _failure_messages(report: dict[str, Any]) -> list[str]:
@@ -140,6 +152,7 @@ def run_playbook(
             return result
         result.stats = report.get("stats", {})
         result.failures = _failure_messages(report)
+        result.changes = _changed_tasks(report)
         return result
     proc = subprocess.run(cmd, cwd=REPO, env=run_env, timeout=timeout, check=False)
     return PlaybookResult(proc.returncode, "", "")
