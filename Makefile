@@ -76,8 +76,8 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 test: lint syntax unit integration molecule images-test hub-test ## every check (CI runs exactly this)
 
 lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
-	$(BIN)/ruff check src tests collections
-	$(BIN)/ruff format --check src tests collections
+	$(BIN)/ruff check src tests collections .config
+	$(BIN)/ruff format --check src tests collections .config
 	$(BIN)/ansible-lint --offline --profile production
 	$(BIN)/python tests/iam/parliament_lint.py
 

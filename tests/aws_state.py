@@ -7,7 +7,6 @@ from typing import Any
 import boto3
 
 TAG = "astrohub:deployment"
-NAMESPACE = "astrohub-demo"  # the local inventory's namespace
 
 
 def clients(endpoint: str) -> dict[str, Any]:

@@ -1,14 +1,32 @@
-"""Fixtures for running the real playbooks against the emulator."""
+"""Fixtures for running the real playbooks against the emulator.
+
+Each deployment a test reads or changes is its own: an emulator process of its own (moto's
+state is process-wide, so a reset elsewhere cannot touch it) and a namespace of its own (so its
+build/<namespace>/ is nobody else's, make demo's included).
+
+``deployment`` is the one most tests only read: the operator's path, as in production, with an
+inventory shaped like hosts.example, the CI node found by its tag and reached over real SSH (an
+sshd on loopback), its tools installed from a loopback mirror, the Kubernetes layer in plan mode.
+"""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import yaml
 
-from astrohub.emulator import Emulator
-from astrohub.runner import PlaybookResult, run_playbook
+from astrohub.emulator import Emulator, EmulatorProcess
+from astrohub.runner import REPO, PlaybookResult, run_playbook
+from astrohub.unprivileged import scratch_dir
+from deployments import OPERATOR_NAMESPACE, Deployment, write_node_vars
+from loopback_server import serving
+from pinned import FIXTURES
+from release_stand_ins import HELM_SHA256, KUBECTL_SHA256, check, publish
+from ssh_node import ssh_node
 
 
 @pytest.fixture
@@ -23,7 +41,7 @@ Runner = Callable[..., PlaybookResult]
 
 @pytest.fixture(scope="session")
 def playbook(aws_emulator: Emulator) -> Runner:
-    """Run a playbook from playbooks/ with the local inventory against the emulator."""
+    """Run a playbook from playbooks/ with the local inventory against the session emulator."""
 
     def run(name: str, **kwargs: Any) -> PlaybookResult:
         return run_playbook(name, aws_emulator.url, **kwargs)
@@ -32,12 +50,79 @@ def playbook(aws_emulator: Emulator) -> Runner:
 
 
 @pytest.fixture(scope="session")
-def deployed(aws_emulator: Emulator, playbook: Runner) -> dict[str, Any]:
-    """One full deployment (AWS foundation + Kubernetes layer in plan mode) for the session.
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The operator's deployment over SSH (see the module docstring), deployed once."""
+    check()
+    releases = tmp_path_factory.mktemp("releases")
+    publish(releases)
+    with (
+        EmulatorProcess(tmp_path_factory.mktemp("operator-emulator")) as emulator,
+        ssh_node(emulator.url, f"{OPERATOR_NAMESPACE}-ci-node") as node,
+        serving(releases) as (mirror_url, requested),
+    ):
+        site = tmp_path_factory.mktemp("site")
+        shutil.copy2(REPO / "hosts.example", site / "hosts")
+        (site / "group_vars" / "all").mkdir(parents=True)
+        for name in ("main.yml", "versions.yml"):
+            (site / "group_vars" / "all" / name).symlink_to(REPO / "group_vars" / "all" / name)
+        keys = scratch_dir("ssh-operator-")
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(keys / "id_ed25519")],
+            check=True,
+        )
+        settings = {
+            "deployment_namespace": OPERATOR_NAMESPACE,
+            "aws_endpoint_url": emulator.url,
+            "aws_endpoint_must_be_loopback": True,
+            "plan_only": True,
+            "artifact_offline_cache": str(FIXTURES),
+            "download_mirror": mirror_url,
+            "kubectl_sha256": KUBECTL_SHA256,
+            "helm_sha256": HELM_SHA256,
+            "ci_node_ssh_allowed_cidrs": ["192.0.2.0/24"],
+            "ci_node_ssh_public_key_file": str(keys / "id_ed25519.pub"),
+            "ci_node_ssh_private_key_file": str(keys / "id_ed25519"),
+            "ci_node_ssh_user": node.user,
+            "ci_node_ssh_host": "127.0.0.1",
+            "ci_node_ssh_port": node.port,
+            "ci_node_ssh_known_hosts_file": str(keys / "known_hosts"),
+            "ci_node_python_venv": str(keys / "python"),
+            # The production defaults for login: MAST behind Let's Encrypt.
+            "auth_provider": "mast",
+            "mast_client_id": "astrohub-ssh-test",
+            "mast_client_secret": "not-a-real-secret-for-plan-mode",
+            "mast_allowed_email_domains": ["example.org"],
+            "hub_host": "hub.example.org",
+            "https_letsencrypt_contact_email": "ops@example.org",
+        }
+        # Loaded after main.yml and versions.yml (files of a group_vars directory load in order).
+        (site / "group_vars" / "all" / "zz-site.yml").write_text(yaml.safe_dump(settings))
+        (keys / "bin").mkdir(mode=0o755)
+        write_node_vars(site / "hosts", bin_dir=keys / "bin", cache_dir=keys / "cache")
+        deployment = Deployment(
+            OPERATOR_NAMESPACE,
+            emulator,
+            inventory=site / "hosts",
+            settings=settings,
+            node=node,
+            mirror={"base": mirror_url, "requested": requested, "root": releases},
+        )
+        deployment.first = deployment.run("deploy.yml")
+        first = deployment.first
+        assert first.returncode == 0, first.failures or first.output[-4000:]
+        yield deployment
 
-    test_cluster_plan reads it; test_foundation then checks it, re-runs it and tears it down.
-    """
-    aws_emulator.reset()
-    first = playbook("deploy.yml")
-    assert first.returncode == 0, first.failures or first.output[-3000:]
-    return {"first": first, "calls": aws_emulator.calls()}
+
+@pytest.fixture(scope="module")
+def disposable(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """A whole deployment (local inventory) that the module may change or tear down."""
+    namespace = "astrohub-" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:10]
+    namespace = namespace.replace("_", "-").rstrip("-")
+    with EmulatorProcess(tmp_path_factory.mktemp(f"{namespace}-emulator")) as emulator:
+        deployment = Deployment(namespace, emulator)
+        deployment.first = deployment.run("deploy.yml")
+        first = deployment.first
+        assert first.returncode == 0, first.failures or first.output[-4000:]
+        yield deployment

@@ -1,21 +1,25 @@
 """Plan mode: the Kubernetes layer rendered into build/<namespace>/ and validated.
 
-Reads the session's deployment (foundation in the emulator, Kubernetes layer in plan mode).
-Every property is asserted in the rendered output, cross-checked against the emulator's state
-read with boto3, and re-validated here with Helm's engine, kubernetes-validate and the kops CRDs.
+Reads the operator's deployment (foundation in its emulator, Kubernetes layer in plan mode) and
+only the files the playbook wrote: every property is asserted in them, cross-checked against the
+emulator's state read with boto3, and validated again here with kubernetes-validate, the kops
+CRDs and the chart's schema over Helm's own coalescing of the written values.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import helm_python
+import jsonschema
 import pytest
 import yaml
 
-from astrohub import chart as charts
 from astrohub import manifests
 from astrohub.runner import REPO
-from aws_state import NAMESPACE, TAG, clients
+from aws_state import TAG
+from deployments import OPERATOR_NAMESPACE as NAMESPACE
+from deployments import Deployment
 from pinned import CHART, KOPS_CRDS
 from pinned import KUBERNETES_VERSION as KUBERNETES
 
@@ -33,8 +37,8 @@ def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def foundation(deployed: dict[str, Any], aws_emulator) -> dict[str, Any]:
-    c = clients(aws_emulator.url)
+def foundation(deployment: Deployment) -> dict[str, Any]:
+    c = deployment.clients()
     tagged = [{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}]
     vpc = c["ec2"].describe_vpcs(Filters=tagged)["Vpcs"][0]
     subnets = c["ec2"].describe_subnets(Filters=tagged)["Subnets"]
@@ -61,34 +65,32 @@ def foundation(deployed: dict[str, Any], aws_emulator) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def kops_docs(deployed: dict[str, Any]) -> list[dict[str, Any]]:
+def kops_docs(deployment: Deployment) -> list[dict[str, Any]]:
     return manifests.load_documents((BUILD / "kops-cluster.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
-def values(deployed: dict[str, Any]) -> dict[str, Any]:
-    """The values Helm would get: the rendered layers and the secrets, merged as Helm does."""
-    layers = [
-        yaml.safe_load((BUILD / name).read_text())
-        for name in ("jupyterhub-values.yaml", "jupyterhub-secrets.yaml")
-    ]
-    return charts.effective_values(charts.load_chart(CHART), *layers)
+def values(deployment: Deployment) -> dict[str, Any]:
+    """The values the release runs with: the written values file, coalesced with the chart's
+    defaults by Helm's own engine (what the hub Secret's values.yaml holds)."""
+    written = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
+    with helm_python.Chart.load(str(CHART)) as chart:
+        merged: dict[str, Any] = chart.merge_values(written)
+    return merged
 
 
 @pytest.fixture(scope="module")
-def chart_docs(values: dict[str, Any]) -> list[dict[str, Any]]:
-    rendered = charts.render_chart(
-        charts.load_chart(CHART), values, release="jupyterhub", namespace=NAMESPACE
-    )
-    return manifests.load_documents(rendered)
+def chart_docs(deployment: Deployment) -> list[dict[str, Any]]:
+    """The chart as the playbook rendered and wrote it (not rendered again here)."""
+    return manifests.load_documents((BUILD / "jupyterhub-rendered.yaml").read_text())
 
 
-def test_plan_writes_the_four_files(deployed: dict[str, Any]) -> None:
+def test_plan_writes_the_four_files(deployment: Deployment) -> None:
     for name in PLAN_FILES:
         assert (BUILD / name).stat().st_size > 0, name
 
 
-def test_written_chart_holds_no_generated_secret(deployed: dict[str, Any]) -> None:
+def test_written_chart_holds_no_generated_secret(deployment: Deployment) -> None:
     written = manifests.load_documents((BUILD / "jupyterhub-rendered.yaml").read_text())
     hub_secret = by_kind(written, "Secret")["hub"]
     assert set(hub_secret["data"].values()) == {"<redacted: set at install time>"}
@@ -129,22 +131,19 @@ def test_rendered_chart_is_valid_for_the_cluster_kubernetes(chart_docs) -> None:
 
 
 def test_values_pass_the_chart_schema(values: dict[str, Any]) -> None:
-    assert charts.validate_values(values, charts.chart_values_schema(CHART)) == []
+    schema = yaml.safe_load((CHART / "values.schema.yaml").read_text())
+    errors = [e.message for e in jsonschema.Draft7Validator(schema).iter_errors(values)]
+    assert errors == []
 
 
-def test_platform_defaults_are_in_the_rendered_hub_config(chart_docs) -> None:
-    """The hub reads its configuration from values.yaml in the rendered hub Secret."""
-    import base64
-
-    secret = by_kind(chart_docs, "Secret")["hub"]
-    hub_values = yaml.safe_load(base64.b64decode(secret["data"]["values.yaml"]))
-    single = hub_values["singleuser"]
+def test_platform_defaults_reach_the_hub(values: dict[str, Any]) -> None:
+    single = values["singleuser"]
     assert single["storage"]["type"] == "static"
     assert single["storage"]["static"] == {"pvcName": "home-efs", "subPath": "{escaped_username}"}
     assert (single["uid"], single["fsGid"]) == (1000, 100)
     assert single["defaultUrl"] == "/lab"
-    assert hub_values["cull"]["enabled"] is True and hub_values["cull"]["timeout"] == 3600
-    assert hub_values["hub"]["db"]["type"] == "sqlite-pvc"
+    assert values["cull"]["enabled"] is True and values["cull"]["timeout"] == 3600
+    assert values["hub"]["db"]["type"] == "sqlite-pvc"
     profiles = [p["display_name"] for p in single["profileList"]]
     assert profiles[-1] == "Minimal notebook" and len(profiles) == 3
 
@@ -180,5 +179,5 @@ def test_homes_are_a_retained_efs_volume_on_the_access_point(foundation) -> None
     assert claim["volumeName"] == f"{NAMESPACE}-home"
 
 
-def test_secrets_file_is_private(deployed: dict[str, Any]) -> None:
+def test_secrets_file_is_private(deployment: Deployment) -> None:
     assert (BUILD / "jupyterhub-secrets.yaml").stat().st_mode & 0o077 == 0

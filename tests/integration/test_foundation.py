@@ -1,8 +1,10 @@
 """The AWS foundation against the emulator: converge, idempotence, properties, tagged teardown.
 
-The steps share one deployment and run in order (like amazon.aws integration targets): each
-teardown scope is applied to what the previous steps left, and every step asserts both that
-its own resources went and that everything else stayed. State is read with boto3.
+TestDeploy reads the operator's deployment (tests/integration/conftest.py: over SSH, its own
+emulator). TestTeardown has a deployment of its own (local inventory) and its steps run in order
+(like amazon.aws integration targets): each scope is applied to what the previous steps left,
+and every step asserts what it removed, what it planned for the cluster, and that everything
+else stayed. State is read with boto3.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import pytest
 
 from astrohub.emulator import Emulator
 from astrohub.runner import PlaybookResult
-from aws_state import NAMESPACE, SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, clients, snapshot, tags_of
+from aws_state import SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, snapshot, tags_of
+from deployments import OPERATOR_NAMESPACE as NAMESPACE
+from deployments import Deployment
 from iam_policies import ACCOUNT, render
-
-CONFIRM = {"confirm_destroy": NAMESPACE}
 
 
 def assert_converged_without_change(result: PlaybookResult) -> None:
@@ -27,10 +29,12 @@ def assert_converged_without_change(result: PlaybookResult) -> None:
         assert stats["changed"] == 0, f"{host} reported changed={stats['changed']}"
 
 
-def removed_by(scope: str, before: dict[str, set[str]], after: dict[str, set[str]]) -> None:
+def removed_by(
+    namespace: str, scope: str, before: dict[str, set[str]], after: dict[str, set[str]]
+) -> None:
     """Exactly the scope's kinds (and security groups) are gone; every other kind is intact."""
     kinds = SCOPE_KINDS.get(scope, set())
-    groups = {NAMESPACE + suffix for suffix in SCOPE_SECURITY_GROUPS.get(scope, set())}
+    groups = {namespace + suffix for suffix in SCOPE_SECURITY_GROUPS.get(scope, set())}
     for kind, ids in before.items():
         if kind == "security_group":
             assert after[kind] == ids - groups, kind
@@ -41,18 +45,18 @@ def removed_by(scope: str, before: dict[str, set[str]], after: dict[str, set[str
 
 
 @pytest.fixture(scope="module")
-def aws(aws_emulator: Emulator) -> dict[str, Any]:
-    return clients(aws_emulator.url)
+def aws(deployment: Deployment) -> dict[str, Any]:
+    return deployment.clients()
 
 
 class TestDeploy:
-    def test_first_run_changes_things(self, deployed: dict[str, Any]) -> None:
-        assert deployed["first"].changed > 0
+    def test_first_run_changes_things(self, deployment: Deployment) -> None:
+        assert deployment.first is not None and deployment.first.changed > 0
 
-    def test_second_run_reports_no_change(self, deployed: dict[str, Any], playbook) -> None:
-        assert_converged_without_change(playbook("deploy.yml"))
+    def test_second_run_reports_no_change(self, deployment: Deployment) -> None:
+        assert_converged_without_change(deployment.run("deploy.yml"))
 
-    def test_vpc_spans_three_zones_with_public_and_private_subnets(self, deployed, aws) -> None:
+    def test_vpc_spans_three_zones_with_public_and_private_subnets(self, deployment, aws) -> None:
         ec2 = aws["ec2"]
         vpc = ec2.describe_vpcs(Filters=[{"Name": f"tag:{TAG}", "Values": [NAMESPACE]}])["Vpcs"]
         assert len(vpc) == 1
@@ -76,7 +80,7 @@ class TestDeploy:
         )["InternetGateways"]
         assert len(igw) == 1
 
-    def test_ci_node_runs_with_its_profile_key_and_ssh_rule(self, deployed, aws) -> None:
+    def test_ci_node_runs_with_its_profile_key_and_ssh_rule(self, deployment, aws) -> None:
         ec2 = aws["ec2"]
         reservations = ec2.describe_instances(
             Filters=[
@@ -99,7 +103,7 @@ class TestDeploy:
         ssm_param = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
         assert image, "the CI node's AMI comes from the public SSM parameter " + ssm_param
 
-    def test_ci_node_policies_are_the_evaluated_ones(self, deployed, aws) -> None:
+    def test_ci_node_policies_are_the_evaluated_ones(self, deployment, aws) -> None:
         """The documents in IAM are those tests/unit/test_ci_node_policy.py evaluates (the
         role's templates for this namespace), attached as customer-managed policies; the kops
         roles' boundary exists beside them."""
@@ -130,7 +134,7 @@ class TestDeploy:
         )
         assert document(boundary) == expected
 
-    def test_state_bucket_is_versioned_encrypted_and_private(self, deployed, aws) -> None:
+    def test_state_bucket_is_versioned_encrypted_and_private(self, deployment, aws) -> None:
         s3, bucket = aws["s3"], f"{NAMESPACE}-kops-state"
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -181,7 +185,7 @@ class TestDeploy:
             sgs = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
             assert sgs["SecurityGroups"] == [groups[f"{NAMESPACE}-efs-mount-targets"]["GroupId"]]
 
-    def test_access_point_creates_home_as_uid_1000_gid_100(self, deployed, aws) -> None:
+    def test_access_point_creates_home_as_uid_1000_gid_100(self, deployment, aws) -> None:
         points = {
             tags_of(p)["Name"]: p for p in aws["efs"].describe_access_points()["AccessPoints"]
         }
@@ -199,8 +203,8 @@ class TestDeploy:
         assert point["PosixUser"]["Uid"] == 1000 and point["PosixUser"]["Gid"] == 100
         assert tags_of(point)[TAG] == NAMESPACE
 
-    def test_every_resource_carries_the_deployment_tag(self, deployed, aws_emulator) -> None:
-        state = snapshot(aws_emulator.url, NAMESPACE)
+    def test_every_resource_carries_the_deployment_tag(self, deployment: Deployment) -> None:
+        state = snapshot(deployment.emulator.url, NAMESPACE)
         expected = {
             "vpc": 1,
             "subnet": 6,
@@ -222,8 +226,8 @@ class TestDeploy:
         }
         assert {k: len(v) for k, v in state.items()} == expected
 
-    def test_science_images_have_scanned_tagged_repositories(self, deployed, aws_emulator):
-        ecr = clients(aws_emulator.url)["ecr"]
+    def test_science_images_have_scanned_tagged_repositories(self, aws) -> None:
+        ecr = aws["ecr"]
         repos = {r["repositoryName"]: r for r in ecr.describe_repositories()["repositories"]}
         assert set(repos) == {f"{NAMESPACE}/jwst", f"{NAMESPACE}/hst"}
         for repo in repos.values():
@@ -233,76 +237,109 @@ class TestDeploy:
 
 
 class TestTeardown:
-    """Each scope removes exactly its resources; a second run changes nothing."""
+    """Each scope removes exactly its resources, plans exactly its cluster commands, and a
+    second run changes nothing. A deployment of this module's own."""
 
-    def check_scope(self, playbook, emulator: Emulator, scope: str, **kwargs: Any) -> None:
-        before = snapshot(emulator.url, NAMESPACE)
+    def check_scope(self, d: Deployment, scope: str, **extra: Any) -> PlaybookResult:
+        before = snapshot(d.emulator.url, d.namespace)
         tags = [] if scope == "release" else [scope]
-        result = playbook("teardown.yml", tags=tags, **kwargs)
+        result = d.run("teardown.yml", tags=tags, extra_vars=extra)
         assert result.returncode == 0, result.failures or result.output[-3000:]
-        removed_by(scope, before, snapshot(emulator.url, NAMESPACE))
-        assert_converged_without_change(playbook("teardown.yml", tags=tags, **kwargs))
+        removed_by(d.namespace, scope, before, snapshot(d.emulator.url, d.namespace))
+        # What the scope does to the cluster (plan mode records the commands it would run).
+        uninstall = f"plan: helm uninstall jupyterhub --namespace {d.namespace}"
+        delete = (
+            f"plan: kops delete cluster --name {d.cluster} "
+            f"--state s3://{d.namespace}-kops-state --yes"
+        )
+        assert (uninstall in result.output) == (scope in ("release", "kubernetes")), scope
+        assert (delete in result.output) == (scope == "kubernetes"), scope
+        assert_converged_without_change(d.run("teardown.yml", tags=tags, extra_vars=extra))
+        return result
 
-    def test_default_removes_no_aws_resource(self, deployed, playbook, aws_emulator) -> None:
-        self.check_scope(playbook, aws_emulator, "release")
+    def test_default_removes_the_release_only(self, disposable: Deployment) -> None:
+        self.check_scope(disposable, "release")
 
-    def test_kubernetes_keeps_vpc_efs_bucket_and_ci_node(self, deployed, playbook, aws_emulator):
-        self.check_scope(playbook, aws_emulator, "kubernetes")
+    def test_kubernetes_keeps_vpc_efs_bucket_and_ci_node(self, disposable: Deployment) -> None:
+        self.check_scope(disposable, "kubernetes")
 
     @pytest.mark.parametrize("scope", ["all-fixtures", "fixture-efs"])
     def test_home_deletion_refuses_without_confirmation(
-        self, scope: str, deployed, playbook, aws_emulator
+        self, scope: str, disposable: Deployment
     ) -> None:
-        before = snapshot(aws_emulator.url, NAMESPACE)
-        aws_emulator.reset_calls()
-        result = playbook("teardown.yml", tags=[scope])
+        before = snapshot(disposable.emulator.url, disposable.namespace)
+        disposable.emulator.reset_calls()
+        result = disposable.run("teardown.yml", tags=[scope])
         assert result.returncode != 0
         assert "Nothing has been deleted" in "\n".join(result.failures)
-        assert f"-e confirm_destroy={NAMESPACE}" in "\n".join(result.failures)
-        assert aws_emulator.calls() == {}, "refused before any AWS call"
-        assert snapshot(aws_emulator.url, NAMESPACE) == before
+        assert f"-e confirm_destroy={disposable.namespace}" in "\n".join(result.failures)
+        assert disposable.emulator.calls() == {}, "refused before any AWS call"
+        assert snapshot(disposable.emulator.url, disposable.namespace) == before
 
-    def test_wrong_confirmation_is_refused(self, deployed, playbook, aws_emulator) -> None:
-        before = snapshot(aws_emulator.url, NAMESPACE)
-        result = playbook(
+    def test_wrong_confirmation_is_refused(self, disposable: Deployment) -> None:
+        before = snapshot(disposable.emulator.url, disposable.namespace)
+        result = disposable.run(
             "teardown.yml",
             tags=["all-fixtures"],
             extra_vars={"confirm_destroy": "some-other-deployment"},
         )
         assert result.returncode != 0
-        assert snapshot(aws_emulator.url, NAMESPACE) == before
+        assert snapshot(disposable.emulator.url, disposable.namespace) == before
 
-    def test_fixture_s3_removes_only_the_state_bucket(self, deployed, playbook, aws_emulator):
-        bucket = f"{NAMESPACE}-kops-state"
-        s3 = clients(aws_emulator.url)["s3"]
-        key = f"{NAMESPACE}.k8s.local/config"
+    def test_fixture_s3_removes_only_the_state_bucket(self, disposable: Deployment) -> None:
+        bucket = f"{disposable.namespace}-kops-state"
+        s3 = disposable.clients()["s3"]
+        key = f"{disposable.cluster}/config"
         for body in (b"v1", b"v2"):  # versions and a delete marker must all go
             s3.put_object(Bucket=bucket, Key=key, Body=body)
         s3.delete_object(Bucket=bucket, Key=key)
         assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 2
-        self.check_scope(playbook, aws_emulator, "fixture-s3")
+        self.check_scope(disposable, "fixture-s3")
 
-    def test_fixture_ci_removes_only_the_ci_node(self, deployed, playbook, aws_emulator) -> None:
-        self.check_scope(playbook, aws_emulator, "fixture-ci")
+    def test_fixture_ci_removes_only_the_ci_node(self, disposable: Deployment) -> None:
+        self.check_scope(disposable, "fixture-ci")
 
-    def test_fixture_efs_removes_only_the_home_store(self, deployed, playbook, aws_emulator):
-        self.check_scope(playbook, aws_emulator, "fixture-efs", extra_vars=CONFIRM)
+    def test_fixture_efs_removes_only_the_home_store(self, disposable: Deployment) -> None:
+        self.check_scope(disposable, "fixture-efs", confirm_destroy=disposable.namespace)
 
-    def test_all_fixtures_leaves_nothing_tagged(self, deployed, playbook, aws_emulator) -> None:
-        result = playbook("teardown.yml", tags=["all-fixtures"], extra_vars=CONFIRM)
+    def test_a_leftover_is_reported_and_fails_the_teardown(self, disposable: Deployment) -> None:
+        """Something tagged for the deployment that teardown does not remove (here a
+        repository nobody declared in images/) must be named, and the run must fail."""
+        ecr = disposable.clients()["ecr"]
+        planted = f"{disposable.namespace}/planted"
+        ecr.create_repository(
+            repositoryName=planted, tags=[{"Key": TAG, "Value": disposable.namespace}]
+        )
+        try:
+            result = disposable.run(
+                "teardown.yml",
+                tags=["all-fixtures"],
+                extra_vars={"confirm_destroy": disposable.namespace},
+            )
+            assert result.returncode != 0
+            [failure] = result.failures
+            assert "Still present after teardown" in failure and planted in failure
+        finally:
+            ecr.delete_repository(repositoryName=planted, force=True)
+
+    def test_all_fixtures_leaves_nothing_tagged(self, disposable: Deployment) -> None:
+        confirm = {"confirm_destroy": disposable.namespace}
+        result = disposable.run("teardown.yml", tags=["all-fixtures"], extra_vars=confirm)
         assert result.returncode == 0, result.failures or result.output[-3000:]
-        state = snapshot(aws_emulator.url, NAMESPACE)
+        state = snapshot(disposable.emulator.url, disposable.namespace)
         assert {k: v for k, v in state.items() if v} == {}
         assert_converged_without_change(
-            playbook("teardown.yml", tags=["all-fixtures"], extra_vars=CONFIRM)
+            disposable.run("teardown.yml", tags=["all-fixtures"], extra_vars=confirm)
         )
 
 
-def test_teardown_survives_a_partly_built_deployment(clean_emulator: Emulator, playbook) -> None:
-    partial = playbook("deploy.yml", tags=["network", "state_store"])
+def test_teardown_survives_a_partly_built_deployment(clean_emulator: Emulator) -> None:
+    partly = Deployment("astrohub-partly", clean_emulator)
+    partial = partly.run("deploy.yml", tags=["network", "state_store"])
     assert partial.returncode == 0, partial.failures
-    assert snapshot(clean_emulator.url, NAMESPACE)["vpc"]
-    result = playbook("teardown.yml", tags=["all-fixtures"], extra_vars=CONFIRM)
+    assert snapshot(clean_emulator.url, partly.namespace)["vpc"]
+    confirm = {"confirm_destroy": partly.namespace}
+    result = partly.run("teardown.yml", tags=["all-fixtures"], extra_vars=confirm)
     assert result.returncode == 0, result.failures or result.output[-3000:]
-    state = snapshot(clean_emulator.url, NAMESPACE)
+    state = snapshot(clean_emulator.url, partly.namespace)
     assert {k: v for k, v in state.items() if v} == {}

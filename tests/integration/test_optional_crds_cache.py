@@ -3,8 +3,8 @@
 The home store gets a /crds-cache access point written as jovyan (read back with boto3), the
 EFS layer a retained volume and claim on it, every user's server mounts the claim read-only
 with CRDS_SHARED_CACHE set for the images' start hook, and a `crds sync` CronJob per science
-image (strictly valid for the cluster's Kubernetes) keeps it filled as uid 1000. Runs after
-test_foundation has torn the session deployment down, on a clean emulator.
+image (strictly valid for the cluster's Kubernetes) keeps it filled as uid 1000. A deployment
+of the module's own (its emulator process, its namespace).
 """
 
 from __future__ import annotations
@@ -12,33 +12,33 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import helm_python
 import pytest
 import yaml
 
-from astrohub import chart as charts
 from astrohub import manifests
-from astrohub.emulator import Emulator
+from astrohub.emulator import EmulatorProcess
 from astrohub.runner import REPO
-from aws_state import NAMESPACE, clients
+from deployments import Deployment
 from pinned import CHART
 from pinned import KUBERNETES_VERSION as KUBERNETES
 
+NAMESPACE = "astrohub-crds"
 BUILD = REPO / "build" / NAMESPACE
 MOUNT = "/srv/crds-shared-cache"
 
 
 @pytest.fixture(scope="module")
-def with_cache(aws_emulator: Emulator, playbook) -> Iterator[dict[str, Any]]:
-    aws_emulator.reset()
-    result = playbook("deploy.yml", extra_vars={"crds_shared_cache": True})
-    assert result.returncode == 0, result.failures or result.output[-3000:]
-    efs = clients(aws_emulator.url)["efs"]
-    (fs,) = efs.describe_file_systems()["FileSystems"]
-    points = efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]
-    by_name = {next(t["Value"] for t in p["Tags"] if t["Key"] == "Name"): p for p in points}
-    yield {"fs": fs["FileSystemId"], "points": by_name}
-    # The next modules start from a clean emulator; leave the plan as the default renders it.
-    aws_emulator.reset()
+def with_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with EmulatorProcess(tmp_path_factory.mktemp("crds-emulator")) as emulator:
+        deployment = Deployment(NAMESPACE, emulator)
+        result = deployment.run("deploy.yml", extra_vars={"crds_shared_cache": True})
+        assert result.returncode == 0, result.failures or result.output[-3000:]
+        efs = deployment.clients()["efs"]
+        (fs,) = efs.describe_file_systems()["FileSystems"]
+        points = efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]
+        by_name = {next(t["Value"] for t in p["Tags"] if t["Key"] == "Name"): p for p in points}
+        yield {"deployment": deployment, "fs": fs["FileSystemId"], "points": by_name}
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
@@ -67,11 +67,9 @@ def test_a_retained_volume_and_claim_name_the_access_point(with_cache) -> None:
 
 
 def test_every_server_mounts_the_cache_read_only(with_cache) -> None:
-    layers = [
-        yaml.safe_load((BUILD / name).read_text())
-        for name in ("jupyterhub-values.yaml", "jupyterhub-secrets.yaml")
-    ]
-    values = charts.effective_values(charts.load_chart(CHART), *layers)
+    written = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
+    with helm_python.Chart.load(str(CHART)) as chart:
+        values = chart.merge_values(written)  # Helm's own coalescing with the chart defaults
     singleuser = values["singleuser"]
     # The homes stay as they were: the cache's volume comes beside them.
     assert singleuser["storage"]["type"] == "static"
@@ -112,10 +110,9 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
         assert container["volumeMounts"] == [{"name": claim["name"], "mountPath": MOUNT}]
 
 
-def test_turned_off_the_mounts_and_the_sync_go_and_the_files_stay(
-    with_cache, playbook, aws_emulator: Emulator
-) -> None:
-    result = playbook("deploy.yml", tags=["efs_home", "efs_csi", "jupyterhub"])
+def test_turned_off_the_mounts_and_the_sync_go_and_the_files_stay(with_cache) -> None:
+    deployment: Deployment = with_cache["deployment"]
+    result = deployment.run("deploy.yml", tags=["efs_home", "efs_csi", "jupyterhub"])
     assert result.returncode == 0, result.failures or result.output[-3000:]
     assert not (BUILD / "crds-sync.yaml").exists()
     values = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
@@ -124,7 +121,7 @@ def test_turned_off_the_mounts_and_the_sync_go_and_the_files_stay(
     storage = manifests.load_documents((BUILD / "efs-home-storage.yaml").read_text())
     assert f"{NAMESPACE}-crds-cache" not in by_kind(storage, "PersistentVolume")
     # The access point (and the references under it) is left for the teardown of every fixture.
-    efs = clients(aws_emulator.url)["efs"]
+    efs = deployment.clients()["efs"]
     points = efs.describe_access_points(FileSystemId=with_cache["fs"])["AccessPoints"]
     point = with_cache["points"][f"{NAMESPACE}-crds-cache"]["AccessPointId"]
     assert point in {p["AccessPointId"] for p in points}

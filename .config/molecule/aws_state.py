@@ -1,0 +1,60 @@
+"""Read a molecule scenario's AWS state with boto3, independently of the roles' own modules:
+`python aws_state.py efs <name>` / `ecr <prefix>` prints JSON for the scenario's verify step.
+The endpoint comes from AWS_ENDPOINT_URL, which `make molecule` exports (the emulator)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import boto3
+
+
+def efs(name: str) -> dict[str, Any]:
+    client = boto3.client("efs")
+    systems = [
+        fs
+        for fs in client.describe_file_systems()["FileSystems"]
+        if {"Key": "Name", "Value": name} in fs.get("Tags", [])
+    ]
+    found: dict[str, Any] = {"file_systems": len(systems)}
+    if systems:
+        fs_id = systems[0]["FileSystemId"]
+        found["encrypted"] = systems[0]["Encrypted"]
+        found["backup"] = client.describe_backup_policy(FileSystemId=fs_id)["BackupPolicy"][
+            "Status"
+        ]
+        found["mount_targets"] = len(
+            client.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+        )
+        found["access_points"] = {
+            next(t["Value"] for t in ap["Tags"] if t["Key"] == "Name"): {
+                "path": ap["RootDirectory"]["Path"],
+                "owner": [
+                    ap["RootDirectory"]["CreationInfo"]["OwnerUid"],
+                    ap["RootDirectory"]["CreationInfo"]["OwnerGid"],
+                ],
+                "posix_user": [ap["PosixUser"]["Uid"], ap["PosixUser"]["Gid"]],
+            }
+            for ap in client.describe_access_points(FileSystemId=fs_id)["AccessPoints"]
+        }
+    return found
+
+
+def ecr(prefix: str) -> dict[str, Any]:
+    client = boto3.client("ecr")
+    repositories = {}
+    for repo in client.describe_repositories()["repositories"]:
+        if repo["repositoryName"].startswith(prefix + "/"):
+            tags = client.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
+            repositories[repo["repositoryName"]] = {
+                "scan_on_push": repo["imageScanningConfiguration"]["scanOnPush"],
+                "tags": {t["Key"]: t["Value"] for t in tags},
+            }
+    return {"repositories": repositories}
+
+
+if __name__ == "__main__":
+    kind, name = sys.argv[1], sys.argv[2]
+    print(json.dumps({"efs": efs, "ecr": ecr}[kind](name)))

@@ -1,0 +1,94 @@
+"""Deployments the integration tests read or change: each with an emulator and a namespace of
+its own (see tests/integration/conftest.py, which makes them)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from astrohub.emulator import Emulator, EmulatorProcess
+from astrohub.runner import REPO, PlaybookResult, run_playbook
+from aws_state import clients
+from ssh_node import SshNode
+
+# The operator's deployment (over SSH), which most integration tests read.
+OPERATOR_NAMESPACE = "astrohub-ssh"
+
+
+@dataclass
+class Deployment:
+    """A deployment of a test's own: its emulator, namespace, inventory and first run."""
+
+    namespace: str
+    emulator: EmulatorProcess | Emulator
+    inventory: Path = REPO / "inventories" / "local"
+    first: PlaybookResult | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    node: SshNode | None = None
+    mirror: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def build(self) -> Path:
+        """What plan mode rendered (build/<namespace>/)."""
+        return REPO / "build" / self.namespace
+
+    @property
+    def cluster(self) -> str:
+        return f"{self.namespace}.k8s.local"
+
+    def clients(self) -> dict[str, Any]:
+        return clients(self.emulator.url)
+
+    def run(
+        self,
+        playbook: str,
+        *,
+        tags: list[str] | tuple[str, ...] = (),
+        extra_vars: dict[str, Any] | None = None,
+        verbosity: int = 0,
+    ) -> PlaybookResult:
+        # The site inventory names its namespace itself; the local one gets it here.
+        local = self.inventory == REPO / "inventories" / "local"
+        extra = {"deployment_namespace": self.namespace} if local else {}
+        return run_playbook(
+            playbook,
+            self.emulator.url,
+            inventory=self.inventory,
+            tags=tags,
+            extra_vars={**extra, **(extra_vars or {})} or None,
+            verbosity=verbosity,
+            env={k: v for k, v in os.environ.items() if k != "ASTROHUB_FIXTURES" or local},
+        )
+
+    def ci_node_id(self) -> str:
+        ec2 = self.clients()["ec2"]
+        reservations = ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:Name", "Values": [f"{self.namespace}-ci-node"]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )["Reservations"]
+        [instance] = [i for r in reservations for i in r["Instances"]]
+        instance_id: str = instance["InstanceId"]
+        return instance_id
+
+
+def write_node_vars(
+    inventory: Path, *, bin_dir: Path, cache_dir: Path, python_client: bool = True
+) -> None:
+    """What is particular to the host that plays the CI node: it is Debian (no dnf packages),
+    and the tools must not go into this machine's /usr/local/bin."""
+    (inventory.parent / "group_vars" / "ci_node.yml").write_text(
+        yaml.safe_dump(
+            {
+                "cluster_tools_bin_dir": str(bin_dir),
+                "cluster_tools_cache_dir": str(cache_dir),
+                "cluster_tools_system_packages": [],
+                "cluster_tools_python_client": python_client,
+            }
+        )
+    )
