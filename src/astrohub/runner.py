@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ansible_mitogen
+
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_INVENTORY = REPO / "inventories" / "local"
 # A closed local port: anything that tries to leave loopback through a proxy fails at once.
@@ -30,6 +32,8 @@ LOOPBACK_ONLY = {
     "NO_PROXY": "127.0.0.1,localhost",
     "no_proxy": "127.0.0.1,localhost",
 }
+# Where Mitogen's strategy plugins are (offline_env selects mitogen_linear).
+MITOGEN_STRATEGIES = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
 # The local OIDC provider's client secret: made once per process, so that repeated runs
 # render the same values (and a second run changes nothing), never stored.
 DEMO_CLIENT_SECRET = secrets.token_urlsafe(24)
@@ -54,6 +58,12 @@ def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[st
         }
     )
     env.setdefault("ASTROHUB_DEMO_CLIENT_SECRET", DEMO_CLIENT_SECRET)
+    # Mitogen's strategy keeps one Python per host instead of starting one per task: the same
+    # modules, runs about twice as fast here. It cannot record a new SSH host key (it only
+    # enforces or ignores known_hosts), so runs that meet a new SSH host pass
+    # ANSIBLE_STRATEGY=linear, Ansible's own, which the operator's runbook uses.
+    env.setdefault("ANSIBLE_STRATEGY", "mitogen_linear")
+    env.setdefault("ANSIBLE_STRATEGY_PLUGINS", str(MITOGEN_STRATEGIES))
     return env
 
 
