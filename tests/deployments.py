@@ -15,7 +15,7 @@ from astrohub.runner import REPO, PlaybookResult, run_playbook
 from aws_state import clients
 from ssh_node import SshNode
 
-# The operator's deployment (over SSH), which most integration tests read.
+# The deployment most integration tests read: the operator's, over SSH.
 OPERATOR_NAMESPACE = "astrohub-ssh"
 
 
@@ -43,6 +43,10 @@ class Deployment:
     def clients(self) -> dict[str, Any]:
         return clients(self.emulator.url)
 
+    @property
+    def over_ssh(self) -> bool:
+        return self.node is not None
+
     def run(
         self,
         playbook: str,
@@ -50,10 +54,18 @@ class Deployment:
         tags: list[str] | tuple[str, ...] = (),
         extra_vars: dict[str, Any] | None = None,
         verbosity: int = 0,
+        strategy: str | None = None,
     ) -> PlaybookResult:
+        """strategy: Ansible's own `linear` as the runbook runs it; by default the runner's
+        Mitogen strategy, which is faster but can only insist on a recorded host key."""
         # The site inventory names its namespace itself; the local one gets it here.
-        local = self.inventory == REPO / "inventories" / "local"
-        extra = {"deployment_namespace": self.namespace} if local else {}
+        extra = {} if self.over_ssh else {"deployment_namespace": self.namespace}
+        env = dict(os.environ)
+        if strategy:
+            env["ANSIBLE_STRATEGY"] = strategy
+        if self.over_ssh:
+            # No offline cache but the one the site's settings name.
+            env.pop("ASTROHUB_FIXTURES", None)
         return run_playbook(
             playbook,
             self.emulator.url,
@@ -61,7 +73,7 @@ class Deployment:
             tags=tags,
             extra_vars={**extra, **(extra_vars or {})} or None,
             verbosity=verbosity,
-            env={k: v for k, v in os.environ.items() if k != "ASTROHUB_FIXTURES" or local},
+            env=env,
         )
 
     def ci_node_id(self) -> str:

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +59,9 @@ class Rendered:
 
 def render(namespace: str) -> Rendered:
     """Render with the role's own templates and tasks (an ansible-playbook run, no AWS)."""
-    out = REPO / "build" / "iam" / f"{namespace}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # One file per run: lint and the unit tests may render the same namespace side by side.
+    (REPO / "build" / "iam").mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(dir=REPO / "build" / "iam")) / f"{namespace}.json"
     done = subprocess.run(
         [
             str(Path(sys.executable).with_name("ansible-playbook")),

@@ -4,9 +4,11 @@ Each deployment a test reads or changes is its own: an emulator process of its o
 state is process-wide, so a reset elsewhere cannot touch it) and a namespace of its own (so its
 build/<namespace>/ is nobody else's, make demo's included).
 
-``deployment`` is the one most tests only read: the operator's path, as in production, with an
-inventory shaped like hosts.example, the CI node found by its tag and reached over real SSH (an
-sshd on loopback), its tools installed from a loopback mirror, the Kubernetes layer in plan mode.
+``deployment``, the one most tests read, is the operator's path as in production: an inventory
+shaped like hosts.example, the CI node found by its tag and reached over real SSH (an sshd on
+loopback), its tools installed from a loopback mirror, the Kubernetes layer in plan mode. Its
+first deploy runs with Ansible's own strategy, as the runbook does (it records the node's new
+host key); later runs use the runner's faster Mitogen strategy, which insists on that key.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             node=node,
             mirror={"base": mirror_url, "requested": requested, "root": releases},
         )
-        deployment.first = deployment.run("deploy.yml")
+        deployment.first = deployment.run("deploy.yml", strategy="linear")
         first = deployment.first
         assert first.returncode == 0, first.failures or first.output[-4000:]
         yield deployment

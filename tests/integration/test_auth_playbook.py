@@ -1,7 +1,8 @@
 """playbooks/auth.yml switches login (and HTTPS) on a running deployment, idempotently, in plan
-mode, on the operator's deployment; the assertions read the values Helm would receive (the
-values file the playbook wrote, coalesced with the chart's defaults by Helm's own engine) and
-the chart it rendered. No secret reaches the output, even at -vvv."""
+mode, on the operator's deployment (over SSH, MAST behind Let's Encrypt). The assertions read
+the values Helm would receive (the values file the playbook wrote, coalesced with the chart's
+defaults by Helm's own engine) and the chart it rendered. No secret reaches the output, even at
+-vvv."""
 
 from __future__ import annotations
 
@@ -17,20 +18,21 @@ from astrohub.runner import PlaybookResult
 from deployments import Deployment
 from pinned import CHART
 
-GITHUB = {
+# GitHub login, with a certificate the operator keeps in a kubernetes.io/tls Secret.
+GITHUB_WITH_TLS_SECRET = {
     "auth_provider": "github",
     "mast_token_in_notebooks": False,
     "github_client_id": "astrohub-ssh-test",
     "github_client_secret": "not-a-real-github-secret-either",
     "github_allowed_organizations": ["astrohub-demo"],
+    "https_mode": "secret",
+    "https_tls_secret_name": "hub-example-org-tls",
 }
-# A certificate the operator keeps in a kubernetes.io/tls Secret of the hub's namespace.
-TLS_SECRET = {"https_mode": "secret", "https_tls_secret_name": "hub-example-org-tls"}
 
 
-def changed(result: PlaybookResult) -> int:
+def succeeded(result: PlaybookResult) -> PlaybookResult:
     assert result.returncode == 0, result.failures or result.output[-3000:]
-    return result.changed
+    return result
 
 
 def helm_values(d: Deployment) -> dict[str, Any]:
@@ -41,56 +43,73 @@ def helm_values(d: Deployment) -> dict[str, Any]:
     return merged
 
 
-def rendered(d: Deployment) -> list[dict[str, Any]]:
-    return manifests.load_documents((d.build / "jupyterhub-rendered.yaml").read_text())
+@pytest.fixture(scope="module")
+def switched(deployment: Deployment) -> Iterator[dict[str, Any]]:
+    """The operator switches to GitHub and a TLS secret (at -vvv), runs it again, then goes
+    back to the site's settings (MAST, Let's Encrypt) and runs that again."""
+    github = deployment.run("auth.yml", extra_vars=GITHUB_WITH_TLS_SECRET, verbosity=3)
+    runs: dict[str, Any] = {"github": succeeded(github)}
+    runs["github values"] = helm_values(deployment)
+    runs["github rendered"] = manifests.load_documents(
+        (deployment.build / "jupyterhub-rendered.yaml").read_text()
+    )
+    runs["github again"] = succeeded(deployment.run("auth.yml", extra_vars=GITHUB_WITH_TLS_SECRET))
+    runs["mast"] = succeeded(deployment.run("auth.yml"))
+    runs["mast rendered"] = manifests.load_documents(
+        (deployment.build / "jupyterhub-rendered.yaml").read_text()
+    )
+    runs["mast again"] = succeeded(deployment.run("auth.yml"))
+    yield runs
 
 
-@pytest.fixture
-def back_to_mast(deployment: Deployment) -> Iterator[Deployment]:
-    """Leave the operator's deployment as its site settings say (MAST, Let's Encrypt)."""
-    yield deployment
-    assert deployment.run("auth.yml").returncode == 0
-
-
-def test_switch_to_github_and_back_to_mast(back_to_mast: Deployment) -> None:
-    d = back_to_mast
-    assert changed(d.run("auth.yml", extra_vars=GITHUB)) > 0
-    config = helm_values(d)["hub"]["config"]
+def test_switching_to_github_replaces_mast(
+    switched: dict[str, Any], deployment: Deployment
+) -> None:
+    assert switched["github"].changed > 0
+    assert switched["github"].stats[deployment.ci_node_id()]["ok"] > 0  # reached over SSH
+    config = switched["github values"]["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "github"
     github = config["GitHubOAuthenticator"]
     assert github["allowed_organizations"] == ["astrohub-demo"]
     assert github["oauth_callback_url"] == "https://hub.example.org/hub/oauth_callback"
     assert "MASTOAuthenticator" not in config  # the release no longer knows MAST
-    assert "mast-authenticator" not in (helm_values(d)["hub"].get("extraFiles") or {})
-    assert changed(d.run("auth.yml", extra_vars=GITHUB)) == 0
-
-    assert changed(d.run("auth.yml")) > 0
-    config = helm_values(d)["hub"]["config"]
-    assert config["JupyterHub"]["authenticator_class"] == "mast_authenticator.MASTOAuthenticator"
-    assert config["MASTOAuthenticator"]["allowed_email_domains"] == ["example.org"]
-    assert "GitHubOAuthenticator" not in config
-    assert changed(d.run("auth.yml")) == 0
+    assert "mast-authenticator" not in (switched["github values"]["hub"].get("extraFiles") or {})
+    assert switched["github again"].changed == 0, switched["github again"].changes
 
 
-def test_https_from_a_tls_secret(back_to_mast: Deployment) -> None:
+def test_https_from_a_tls_secret(switched: dict[str, Any]) -> None:
     """https_mode secret: the proxy serves the operator's certificate; no Let's Encrypt."""
-    d = back_to_mast
-    assert changed(d.run("auth.yml", extra_vars=TLS_SECRET)) > 0
-    https = helm_values(d)["proxy"]["https"]
+    https = switched["github values"]["proxy"]["https"]
     assert https["enabled"] is True and https["type"] == "secret"
     assert https["secret"]["name"] == "hub-example-org-tls"
     assert https["hosts"] == ["hub.example.org"]
-    docs = rendered(d)
-    autohttps = [x for x in docs if x["metadata"]["name"] == "autohttps"]
-    assert autohttps == [], "no certificate manager for a given certificate"
+    docs = switched["github rendered"]
+    assert not [x for x in docs if x["metadata"]["name"] == "autohttps"]
     proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
-    mounted = {
-        v.get("secret", {}).get("secretName") for v in proxy["spec"]["template"]["spec"]["volumes"]
-    }
-    assert "hub-example-org-tls" in mounted
+    volumes = proxy["spec"]["template"]["spec"]["volumes"]
+    assert "hub-example-org-tls" in {v.get("secret", {}).get("secretName") for v in volumes}
 
 
-def test_auth_values_hold_no_secret(deployment: Deployment) -> None:
+def test_switching_back_to_mast(switched: dict[str, Any], deployment: Deployment) -> None:
+    assert switched["mast"].changed > 0
+    values = helm_values(deployment)
+    config = values["hub"]["config"]
+    assert config["JupyterHub"]["authenticator_class"] == "mast_authenticator.MASTOAuthenticator"
+    assert config["MASTOAuthenticator"]["allowed_email_domains"] == ["example.org"]
+    assert "GitHubOAuthenticator" not in config
+    https = values["proxy"]["https"]
+    assert https["enabled"] is True and https["type"] == "letsencrypt"  # the site's setting
+    assert https["letsencrypt"]["contactEmail"] == "ops@example.org"
+    # The release serves Let's Encrypt's certificate again, not the GitHub switch's secret.
+    docs = switched["mast rendered"]
+    assert [x["kind"] for x in docs if x["metadata"]["name"] == "autohttps"]
+    proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
+    volumes = proxy["spec"]["template"]["spec"].get("volumes") or []
+    assert "hub-example-org-tls" not in {v.get("secret", {}).get("secretName") for v in volumes}
+    assert switched["mast again"].changed == 0, switched["mast again"].changes
+
+
+def test_auth_values_hold_no_secret(switched: dict[str, Any], deployment: Deployment) -> None:
     secret = deployment.settings["mast_client_secret"]
     assert secret not in (deployment.build / "jupyterhub-values.yaml").read_text()
     secrets_file = deployment.build / "jupyterhub-secrets.yaml"
@@ -98,14 +117,10 @@ def test_auth_values_hold_no_secret(deployment: Deployment) -> None:
     assert secrets_file.stat().st_mode & 0o077 == 0
 
 
-def test_no_secret_in_a_very_verbose_run(back_to_mast: Deployment) -> None:
-    d = back_to_mast
-    for extra in (GITHUB, {}):
-        auth = d.run("auth.yml", extra_vars=extra, verbosity=3)
-        assert auth.returncode == 0
-        assert d.settings["mast_client_secret"] not in auth.output
-        assert GITHUB["github_client_secret"] not in auth.output
-    deploy = d.run("deploy.yml", tags=["jupyterhub"], verbosity=3)
-    assert deploy.returncode == 0, deploy.failures
-    assert d.settings["mast_client_secret"] not in deploy.output
+def test_no_secret_in_a_very_verbose_run(switched: dict[str, Any], deployment: Deployment) -> None:
+    verbose = switched["github"].output
+    assert GITHUB_WITH_TLS_SECRET["github_client_secret"] not in verbose
+    assert deployment.settings["mast_client_secret"] not in verbose
+    deploy = succeeded(deployment.run("deploy.yml", tags=["jupyterhub"], verbosity=3))
+    assert deployment.settings["mast_client_secret"] not in deploy.output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in deploy.output or "censored" in deploy.output

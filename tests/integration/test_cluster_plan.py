@@ -1,9 +1,10 @@
 """Plan mode: the Kubernetes layer rendered into build/<namespace>/ and validated.
 
-Reads the operator's deployment (foundation in its emulator, Kubernetes layer in plan mode) and
-only the files the playbook wrote: every property is asserted in them, cross-checked against the
-emulator's state read with boto3, and validated again here with kubernetes-validate, the kops
-CRDs and the chart's schema over Helm's own coalescing of the written values.
+Reads the operator's deployment (over SSH, its own emulator, production's login: MAST behind
+Let's Encrypt) and only the files the playbook wrote: every property is asserted in them,
+cross-checked against the emulator's state read with boto3, and validated again here with
+kubernetes-validate, the kops CRDs and the chart's schema over Helm's own coalescing of the
+written values.
 """
 
 from __future__ import annotations
@@ -149,7 +150,9 @@ def test_platform_defaults_reach_the_hub(values: dict[str, Any]) -> None:
 
 
 def test_network_policies_pre_puller_and_user_scheduler_are_rendered(chart_docs) -> None:
-    assert set(by_kind(chart_docs, "NetworkPolicy")) == {"hub", "proxy", "singleuser"}
+    # autohttps: the certificate manager Let's Encrypt needs has its own policy.
+    policies = {"autohttps", "hub", "proxy", "singleuser"}
+    assert set(by_kind(chart_docs, "NetworkPolicy")) == policies
     assert {"hook-image-puller", "continuous-image-puller"} <= set(by_kind(chart_docs, "DaemonSet"))
     assert "user-scheduler" in by_kind(chart_docs, "Deployment")
     puller = by_kind(chart_docs, "DaemonSet")["continuous-image-puller"]

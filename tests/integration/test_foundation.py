@@ -1,10 +1,10 @@
 """The AWS foundation against the emulator: converge, idempotence, properties, tagged teardown.
 
 TestDeploy reads the operator's deployment (tests/integration/conftest.py: over SSH, its own
-emulator). TestTeardown has a deployment of its own (local inventory) and its steps run in order
-(like amazon.aws integration targets): each scope is applied to what the previous steps left,
-and every step asserts what it removed, what it planned for the cluster, and that everything
-else stayed. State is read with boto3.
+emulator and namespace). TestTeardown has a deployment of its own (local inventory) and its
+steps run in order (like amazon.aws integration targets): each scope is applied to what the
+previous steps left, and every step asserts what it removed, what it planned for the cluster,
+and that everything else stayed. State is read with boto3.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ class TestDeploy:
         assert tags[TAG] == NAMESPACE
 
     def test_efs_is_encrypted_backed_up_and_mounted_in_every_private_subnet(
-        self, deployed, aws
+        self, deployment, aws
     ) -> None:
         efs, ec2 = aws["efs"], aws["ec2"]
         systems = [
