@@ -73,7 +73,13 @@ system-deps: ## Debian packages the checks need (installed once, with apt-get)
 demo: venv node_modules/.installed localhub-venv ## the platform against a local AWS emulator (no AWS account needed)
 	$(BIN)/python -m astrohub.demo
 
-test: lint syntax unit integration molecule images-test hub-test ## every check (CI runs exactly this)
+# The suites are independent (each runs its own emulators, namespaces and ports), so they run
+# side by side, the longest first; each suite's output is printed whole when it ends, and
+# --keep-going reports every failing suite, not only the first.
+SUITES := integration molecule hub-test images-test unit lint syntax
+TEST_JOBS ?= 3
+test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
+	$(MAKE) --no-print-directory --keep-going --output-sync=target -j$(TEST_JOBS) $(SUITES)
 
 lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
 	$(BIN)/ruff check src tests collections .config
