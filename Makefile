@@ -29,7 +29,8 @@ ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 ROLES := $(notdir $(wildcard roles/*))
 
-.PHONY: help demo test lint syntax unit integration molecule images-test hub-test bench lock venv \
+.PHONY: help demo test lint syntax unit integration integration-operator integration-others molecule \
+	images-test hub-test bench lock venv \
 	localhub-venv \
 	system-deps clean images-lock images images-push
 
@@ -76,7 +77,7 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 # The suites are independent (each runs its own emulators, namespaces and ports), so they run
 # side by side, the longest first; each suite's output is printed whole when it ends, and
 # --keep-going reports every failing suite, not only the first.
-SUITES := integration molecule hub-test images-test unit lint syntax
+SUITES := integration-operator integration-others molecule hub-test images-test unit lint syntax
 TEST_JOBS ?= 3
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	$(MAKE) --no-print-directory --keep-going --output-sync=target -j$(TEST_JOBS) $(SUITES)
@@ -97,8 +98,15 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook with both inve
 unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
-integration: venv ## the real playbooks against the emulator
-	$(OFFLINE) $(BIN)/pytest tests/integration
+# Two processes side by side (under make -j): the tests that read the operator's deployment,
+# and the modules with deployments of their own (tests/integration/conftest.py marks them).
+integration: integration-operator integration-others ## the real playbooks against the emulator
+
+integration-operator: venv
+	$(OFFLINE) $(BIN)/pytest -m operator_deployment tests/integration
+
+integration-others: venv
+	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" tests/integration
 
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)

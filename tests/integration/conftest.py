@@ -31,6 +31,14 @@ from release_stand_ins import HELM_SHA256, KUBECTL_SHA256, check, publish
 from ssh_node import ssh_node
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark every test that reads the operator's deployment: `make integration` runs those in
+    one pytest process and the modules with deployments of their own in another, side by side,
+    so each deployment is made once."""
+    if "deployment" in getattr(item, "fixturenames", ()):
+        item.add_marker(pytest.mark.operator_deployment)
+
+
 @pytest.fixture
 def clean_emulator(aws_emulator: Emulator) -> Iterator[Emulator]:
     """The session emulator with nothing in it and its call counter at zero."""
