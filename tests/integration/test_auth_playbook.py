@@ -43,6 +43,13 @@ def helm_values(d: Deployment) -> dict[str, Any]:
     return merged
 
 
+def proxy_secrets(docs: list[dict[str, Any]]) -> set[str]:
+    """The Secrets the rendered proxy Deployment mounts."""
+    proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
+    volumes = proxy["spec"]["template"]["spec"].get("volumes") or []
+    return {v["secret"]["secretName"] for v in volumes if "secret" in v}
+
+
 @pytest.fixture(scope="module")
 def switched(deployment: Deployment) -> Iterator[dict[str, Any]]:
     """The operator switches to GitHub and a TLS secret (at -vvv), runs it again, then goes
@@ -85,9 +92,7 @@ def test_https_from_a_tls_secret(switched: dict[str, Any]) -> None:
     assert https["hosts"] == ["hub.example.org"]
     docs = switched["github rendered"]
     assert not [x for x in docs if x["metadata"]["name"] == "autohttps"]
-    proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
-    volumes = proxy["spec"]["template"]["spec"]["volumes"]
-    assert "hub-example-org-tls" in {v.get("secret", {}).get("secretName") for v in volumes}
+    assert "hub-example-org-tls" in proxy_secrets(docs)
 
 
 def test_switching_back_to_mast(switched: dict[str, Any], deployment: Deployment) -> None:
@@ -103,9 +108,7 @@ def test_switching_back_to_mast(switched: dict[str, Any], deployment: Deployment
     # The release serves Let's Encrypt's certificate again, not the GitHub switch's secret.
     docs = switched["mast rendered"]
     assert [x["kind"] for x in docs if x["metadata"]["name"] == "autohttps"]
-    proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
-    volumes = proxy["spec"]["template"]["spec"].get("volumes") or []
-    assert "hub-example-org-tls" not in {v.get("secret", {}).get("secretName") for v in volumes}
+    assert "hub-example-org-tls" not in proxy_secrets(docs)
     assert switched["mast again"].changed == 0, switched["mast again"].changes
 
 
