@@ -34,6 +34,7 @@ LOOPBACK_ONLY = {
 }
 # Where Mitogen's strategy plugins are (offline_env selects mitogen_linear).
 MITOGEN_STRATEGIES = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+MITOGEN_SITE = Path(__file__).parent / "mitogen_site"
 # The local OIDC provider's client secret: made once per process, so that repeated runs
 # render the same values (and a second run changes nothing), never stored.
 DEMO_CLIENT_SECRET = secrets.token_urlsafe(24)
@@ -64,6 +65,9 @@ def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[st
     # ANSIBLE_STRATEGY=linear, Ansible's own, which the operator's runbook uses.
     env.setdefault("ANSIBLE_STRATEGY", "mitogen_linear")
     env.setdefault("ANSIBLE_STRATEGY_PLUGINS", str(MITOGEN_STRATEGIES))
+    # One botocore data loader per Python instead of one per module call (mitogen_site/).
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([str(MITOGEN_SITE), *paths]))
     return env
 
 

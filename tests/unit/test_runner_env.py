@@ -1,0 +1,38 @@
+"""The environment the tests and the demo run Ansible in (astrohub.runner.offline_env)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from astrohub.runner import MITOGEN_SITE, offline_env
+
+# Two boto3 sessions in one Python, as two amazon.aws module calls under Mitogen make them:
+# do they parse botocore's models once (one loader) or twice?
+TWO_SESSIONS = """
+import boto3
+a, b = boto3.session.Session(), boto3.session.Session()
+print(a._session.get_component("data_loader") is b._session.get_component("data_loader"))
+"""
+
+
+def shares_loader(env: dict[str, str]) -> bool:
+    out = subprocess.run(
+        [sys.executable, "-c", TWO_SESSIONS], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip() == "True"
+
+
+def test_botocore_sessions_in_one_python_share_one_data_loader() -> None:
+    env = offline_env("http://127.0.0.1:9")
+    assert shares_loader(env)
+    env.pop("PYTHONPATH")
+    assert not shares_loader(env)  # botocore's own behaviour: a loader per session
+
+
+def test_the_site_folder_comes_first_once_and_keeps_the_callers_path() -> None:
+    env = offline_env("http://127.0.0.1:9", {"PYTHONPATH": "/somewhere"})
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(MITOGEN_SITE), "/somewhere"]
+    again = offline_env("http://127.0.0.1:9", env)
+    assert again["PYTHONPATH"] == env["PYTHONPATH"]
