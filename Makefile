@@ -29,7 +29,8 @@ ECR_REGISTRY ?= $(ASTROHUB_ECR_REGISTRY)
 PLAYBOOKS := $(wildcard playbooks/*.yml)
 ROLES := $(notdir $(wildcard roles/*))
 
-.PHONY: help demo test lint syntax unit integration integration-operator integration-others molecule \
+.PHONY: help demo test lint syntax unit integration integration-operator integration-teardown \
+	integration-others molecule \
 	images-test hub-test bench lock venv \
 	localhub-venv \
 	system-deps clean images-lock images images-push
@@ -77,8 +78,9 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 # The suites are independent (each runs its own emulators, namespaces and ports), so they run
 # side by side, the longest first; each suite's output is printed whole when it ends, and
 # --keep-going reports every failing suite, not only the first.
-SUITES := integration-operator integration-others molecule hub-test images-test unit lint syntax
-TEST_JOBS ?= 3
+SUITES := integration-operator integration-others integration-teardown molecule hub-test images-test \
+	unit lint syntax
+TEST_JOBS ?= 4
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	$(MAKE) --no-print-directory --keep-going --output-sync=target -j$(TEST_JOBS) $(SUITES)
 
@@ -99,14 +101,19 @@ unit: venv node_modules/.installed ## fast tests: config contract, emulator, log
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
 # Two processes side by side (under make -j): the tests that read the operator's deployment,
-# and the modules with deployments of their own (tests/integration/conftest.py marks them).
-integration: integration-operator integration-others ## the real playbooks against the emulator
+# (tests/integration/conftest.py marks them), the teardown scopes' own deployments, and the
+# other modules with deployments of their own. Much of each is waiting on the emulator.
+integration: integration-operator integration-teardown integration-others ## the real playbooks against the emulator
 
 integration-operator: venv
 	$(OFFLINE) $(BIN)/pytest -m operator_deployment tests/integration
 
+integration-teardown: venv
+	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" tests/integration/test_foundation.py
+
 integration-others: venv
-	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" tests/integration
+	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" --ignore tests/integration/test_foundation.py \
+	  tests/integration
 
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)
