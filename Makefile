@@ -76,13 +76,19 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 	$(BIN)/python -m astrohub.demo
 
 # The suites are independent (each runs its own emulators, namespaces and ports), so they run
-# side by side, the longest first; each suite's output is printed whole when it ends, and
-# --keep-going reports every failing suite, not only the first.
-SUITES := integration-operator integration-others integration-teardown molecule hub-test images-test \
-	unit lint syntax
-TEST_JOBS ?= 4
+# side by side: the longest (the operator's deployment, one chain of runs) at normal priority,
+# the others TEST_JOBS at a time, longest first, at a lower one, filling the CPU it leaves.
+# Each suite's output is printed whole when it ends; every failing suite is reported.
+LONGEST_SUITE := integration-operator
+SUITES := integration-others integration-teardown molecule hub-test images-test unit lint syntax
+TEST_JOBS ?= 3
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
-	$(MAKE) --no-print-directory --keep-going --output-sync=target -j$(TEST_JOBS) $(SUITES)
+	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
+	rest=0; nice -n 10 $(MAKE) --no-print-directory --keep-going --output-sync=target \
+	  -j$(TEST_JOBS) $(SUITES) || rest=$$?; \
+	status=0; wait $$longest || status=$$?; cat build/$(LONGEST_SUITE).log; \
+	if [ $$status -ne 0 ]; then echo "make: *** [$(LONGEST_SUITE)] Error $$status"; fi; \
+	exit $$(( status || rest ))
 
 lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
 	$(BIN)/ruff check src tests collections .config

@@ -57,12 +57,10 @@ class Deployment:
         strategy: str | None = None,
     ) -> PlaybookResult:
         """strategy: Ansible's own `linear` as the runbook runs it; by default the runner's
-        Mitogen strategy, which is faster but can only insist on a recorded host key."""
+        Mitogen strategy (see astrohub.runner.run_playbook)."""
         # The site inventory names its namespace itself; the local one gets it here.
         extra = {} if self.over_ssh else {"deployment_namespace": self.namespace}
         env = dict(os.environ)
-        if strategy:
-            env["ANSIBLE_STRATEGY"] = strategy
         if self.over_ssh:
             # No offline cache but the one the site's settings name.
             env.pop("ASTROHUB_FIXTURES", None)
@@ -74,6 +72,7 @@ class Deployment:
             extra_vars={**extra, **(extra_vars or {})} or None,
             verbosity=verbosity,
             env=env,
+            strategy=strategy,
         )
 
     def ci_node_id(self) -> str:
