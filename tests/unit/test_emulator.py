@@ -57,7 +57,9 @@ def client(emulator: Emulator) -> ClientFactory:
 
 
 def http_json(emulator: Emulator, method: str, path: str) -> tuple[int, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=10)
+    # Generous: moto's data.json walks every backend, seconds of CPU on a loaded machine; a
+    # timeout here guards against a hang, it is not a speed check.
+    connection = http.client.HTTPConnection("127.0.0.1", emulator.port, timeout=120)
     try:
         connection.request(method, path)
         response = connection.getresponse()
