@@ -77,11 +77,12 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 
 # The suites are independent (each runs its own emulators, namespaces and ports), so they run
 # side by side: the longest (the operator's deployment, one chain of runs) at normal priority,
-# the others TEST_JOBS at a time, longest first, at a lower one, filling the CPU it leaves.
+# the others TEST_JOBS at a time, longest first, at a lower one, filling the CPU it leaves
+# (enough of them that the short suites do not queue behind the long ones).
 # Each suite's output is printed whole when it ends; every failing suite is reported.
 LONGEST_SUITE := integration-operator
 SUITES := integration-others integration-teardown molecule hub-test images-test unit lint syntax
-TEST_JOBS ?= 3
+TEST_JOBS ?= 4
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
 	rest=0; nice -n 10 $(MAKE) --no-print-directory --keep-going --output-sync=target \
