@@ -107,7 +107,7 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook with both inve
 unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
-# Two processes side by side (under make -j): the tests that read the operator's deployment,
+# Three processes side by side (under make -j): the tests that read the operator's deployment
 # (tests/integration/conftest.py marks them), the teardown scopes' own deployments, and the
 # other modules with deployments of their own. Much of each is waiting on the emulator.
 integration: integration-operator integration-teardown integration-others ## the real playbooks against the emulator
