@@ -12,13 +12,12 @@ no cluster are needed. Two things Helm would not do for us:
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -116,54 +115,43 @@ def _parse_schema(name: str, text: str, where: Path) -> dict[str, Any]:
     return schema
 
 
-def merge_values(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge values layers in order, as Helm merges several ``-f`` files.
+def read_values_files(paths: Iterable[Path]) -> dict[str, Any]:
+    """The values of ``helm -f <path> -f <path> ...``: the files read in order, later ones win.
 
-    Later layers win; mappings merge recursively; lists and scalars replace. A ``None`` is
-    kept (Helm removes the key only when it meets the chart defaults, see
-    :func:`effective_values`).
+    helm-python renders from one values mapping and has no values-files argument, so this is
+    Helm's own rule for several ``-f`` files (``mergeMaps`` in ``pkg/cli/values/options.go``):
+    a mapping merges into a mapping key by key, anything else replaces. The chart's defaults
+    are coalesced later by Helm itself (:func:`effective_values`, :func:`render_chart`).
     """
     merged: dict[str, Any] = {}
-    for layer in layers:
-        if not isinstance(layer, Mapping):
-            raise TypeError(f"a values layer must be a mapping, got {type(layer).__name__}")
-        merged = _merge_two(merged, layer)
+    for path in paths:
+        try:
+            values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ChartError(f"{path} is not YAML: {one_line(str(exc))}") from exc
+        if not isinstance(values, Mapping):
+            raise ChartError(f"{path} holds a {type(values).__name__}, not a values mapping")
+        merged = _merge_maps(merged, values)
     return merged
 
 
-def _merge_two(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = {key: copy.deepcopy(value) for key, value in base.items()}
+def _merge_maps(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
     for key, value in over.items():
-        current = out.get(key)
-        if isinstance(value, Mapping) and isinstance(current, Mapping):
-            out[key] = _merge_two(current, value)
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge_maps(out[key], value)
         else:
-            out[key] = copy.deepcopy(dict(value) if isinstance(value, Mapping) else value)
+            out[key] = value
     return out
 
 
-def drop_nulls(values: Any) -> Any:
-    """The values without null entries, recursively.
+def effective_values(chart: helm_python.Chart, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a release would run with: the chart's defaults coalesced with ``values``.
 
-    A layer sets a key to null to mean "delete it" (the auth layer does this for the other
-    provider). Helm honours that only where the key meets an existing value; elsewhere the
-    null would reach the schema. Merging our layers and then dropping nulls gives Helm one
-    complete file with the deletions already done, whatever Helm version applies it.
+    Helm's own coalescing (via helm-python), so a ``None`` deletes a default exactly as
+    ``helm install`` would. This, not our values alone, is what the schema must accept.
     """
-    if isinstance(values, Mapping):
-        return {k: drop_nulls(v) for k, v in values.items() if v is not None}
-    if isinstance(values, list):
-        return [drop_nulls(v) for v in values]
-    return values
-
-
-def effective_values(chart: helm_python.Chart, *layers: Mapping[str, Any]) -> dict[str, Any]:
-    """The values a release would run with: chart defaults coalesced with our layers.
-
-    Helm's own coalescing (via helm-python), so a ``None`` in a layer deletes a default exactly
-    as ``helm install`` would. This, not our layers alone, is what the schema must accept.
-    """
-    return chart.merge_values(merge_values(*layers))
+    return chart.merge_values(dict(values))
 
 
 def validate_values(values: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
@@ -224,14 +212,12 @@ def render_chart(
     a stable artifact to diff. NOTES.txt and templates that render to nothing are left out;
     line endings are normalised to LF (one z2jh template is stored with CRLF).
 
-    Helm applies the chart's default values itself; pass only our layers (or
+    Helm applies the chart's default values itself; pass only ours (or
     :func:`effective_values`, which renders the same). Byte-identical output across renders
     also needs :func:`unpinned_secrets` to be empty.
     """
     try:
-        rendered = chart.render(
-            merge_values(values), name=release, namespace=namespace, is_install=True
-        )
+        rendered = chart.render(dict(values), name=release, namespace=namespace, is_install=True)
     except helm_python.HelmError as exc:
         raise ChartError(f"chart {chart.name} {chart.version} did not render: {exc}") from exc
     documents = []

@@ -18,8 +18,9 @@ from typing import Any
 import boto3
 import yaml
 
+from astrohub.chart import read_values_files
 from astrohub.emulator import Emulator
-from astrohub.localhub import run_demo
+from astrohub.localhub import VALUES_DIR, deployed_values_files, run_demo
 from astrohub.runner import REPO, run_playbook
 
 TAG = "astrohub:deployment"
@@ -122,9 +123,9 @@ def plan_summary(build: Path) -> list[str]:
                 f"  group     {doc['metadata']['name']:26s} {spec['machineType']:11s} "
                 f"{spec['minSize']}..{spec['maxSize']} nodes"
             )
-    values = yaml.safe_load((build / "jupyterhub-values.yaml").read_text(encoding="utf-8"))
+    values = read_values_files(deployed_values_files(build))
     versions = yaml.safe_load((REPO / "group_vars/all/versions.yml").read_text(encoding="utf-8"))
-    lines.append(f"helm        {build / 'jupyterhub-values.yaml'}")
+    lines.append(f"helm        {build / VALUES_DIR}/ (in name order)")
     lines.append(
         f"  chart     jupyterhub {versions['jupyterhub_chart_version']} (pinned), rendered and "
         f"validated: {build / 'jupyterhub-rendered.yaml'}"

@@ -1,17 +1,18 @@
 """A real JupyterHub on 127.0.0.1 that runs the hub pod of the pinned chart.
 
 ``make demo`` and the tests start it from the values files the deploy rendered
-(``build/<namespace>/jupyterhub-values.yaml`` and ``jupyterhub-secrets.yaml``). Nothing of the
-chart's hub configuration is re-implemented here: the pinned chart is rendered with Helm's own
-engine (as plan mode renders it), and the hub container of the rendered Deployment is re-created
-on this machine: its ConfigMap and Secret volumes are written out under a local root in the
-layout the pod mounts them (``/usr/local/etc/jupyterhub/jupyterhub_config.py``, ``z2jh.py``,
-``config/``, ``secret/``, every ``hub.extraFiles`` entry), its database claim is a local
-directory at ``/srv/jupyterhub`` (the hub image's working directory), its environment is the
-container's (``secretKeyRef`` resolved from the rendered Secret, plus the ``*_SERVICE_*``
-variables Kubernetes gives a pod), and its arguments are the container's. The chart's own
-``jupyterhub_config.py`` then runs as it is; its ``z2jh`` helper reads the pod's files through
-a path mapping, and imports from the pod's directories load the local copies.
+(``build/<namespace>/jupyterhub-values/*.yaml``, in name order, as the role hands them to Helm).
+Nothing of the chart's hub configuration is re-implemented here: the pinned chart is rendered
+with Helm's own engine (as plan mode renders it), and the hub container of the rendered
+Deployment is re-created on this machine: its ConfigMap and Secret volumes are written out under
+a local root in the layout the pod mounts them
+(``/usr/local/etc/jupyterhub/jupyterhub_config.py``, ``z2jh.py``, ``config/``, ``secret/``,
+every ``hub.extraFiles`` entry), its database claim is a local directory at ``/srv/jupyterhub``
+(the hub image's working directory), its environment is the container's (``secretKeyRef``
+resolved from the rendered Secret, plus the ``*_SERVICE_*`` variables Kubernetes gives a pod),
+and its arguments are the container's. The chart's own ``jupyterhub_config.py`` then runs as it
+is; its ``z2jh`` helper reads the pod's files through a path mapping, and imports from the pod's
+directories load the local copies.
 
 Only what needs Kubernetes is swapped, through configuration applied after the chart's
 (:func:`local_overrides`): the spawner (local processes as uid 1000 in
@@ -22,7 +23,7 @@ Values Helm generates at install time (cookie secret, CryptKeeper keys, proxy to
 tokens) are generated once and kept, 0600, in the state directory, as the chart keeps them in
 its Secret.
 
-    python -m astrohub.localhub --values V --values S --homes H --port N [--ip 127.0.0.1]
+    python -m astrohub.localhub --values V1 [--values V2 ...] --homes H --port N [--ip 127.0.0.1]
 
 The hub process imports this module for :func:`enter_pod`, :func:`local_overrides` and
 :class:`LocalProfileSpawner`.
@@ -68,6 +69,8 @@ from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_
 REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
 RELEASE = "jupyterhub"
+# Where the jupyterhub role renders the values files, under build/<namespace>/.
+VALUES_DIR = "jupyterhub-values"
 START_DEADLINE = 90.0
 POLL = 0.2
 # Variables the single-user servers inherit: tests and the demo keep all traffic on loopback.
@@ -307,6 +310,12 @@ class HubPod:
         return [str(jupyterhub), "--config", str(config), *args[3:]]
 
 
+def deployed_values_files(namespace_dir: Path) -> list[Path]:
+    """The values files a deploy rendered into ``build/<namespace>/``, in the order the
+    jupyterhub role hands them to Helm (name order: ``10-base.yaml`` ... ``99-secrets.yaml``)."""
+    return sorted((Path(namespace_dir) / VALUES_DIR).glob("*.yaml"))
+
+
 def generated_values(path: Path, values: Mapping[str, Any]) -> dict[str, Any]:
     """A values layer with what the chart would generate at install time and keep in its
     Secret (cookie secret, CryptKeeper keys, proxy token, a token per declared service): made
@@ -416,24 +425,23 @@ class LocalHub:
     def render(self) -> list[dict[str, Any]]:
         """The pinned chart rendered by Helm's engine with the values files (in order) over the
         generated secrets: the manifests ``helm install`` would apply."""
-        layers = []
-        for path in self.values_files:
-            try:
-                layers.append(yaml.safe_load(path.read_text()) or {})
-            except OSError as exc:
-                raise LocalHubError(f"cannot read {path}: {exc.strerror}") from exc
-        generated = generated_values(
-            self.state_dir / "generated-secrets.yaml", charts.merge_values(*layers)
-        )
         chart_path = self.chart or locate_chart()
+        generated_file = self.state_dir / "generated-values.yaml"
         try:
+            ours = charts.read_values_files(self.values_files)
+            generated_file.touch(mode=0o600)
+            generated_file.write_text(
+                yaml.safe_dump(generated_values(self.state_dir / "generated-secrets.yaml", ours))
+            )
             with charts.load_chart(chart_path) as chart:
                 rendered = charts.render_chart(
                     chart,
-                    charts.merge_values(generated, *layers),
+                    charts.read_values_files([generated_file, *self.values_files]),
                     release=RELEASE,
                     namespace=self.namespace,
                 )
+        except OSError as exc:
+            raise LocalHubError(f"cannot read {exc.filename}: {exc.strerror}") from exc
         except charts.ChartError as exc:
             raise LocalHubError(str(exc)) from exc
         return manifests.load_documents(rendered)
@@ -868,7 +876,7 @@ def local_demo(
         if returncode != 0:
             raise LocalHubError(f"rendering the values failed (exit code {returncode})")
         hub = LocalHub(
-            [namespace_dir / "jupyterhub-values.yaml", namespace_dir / "jupyterhub-secrets.yaml"],
+            deployed_values_files(namespace_dir),
             checkout_dir("homes", namespace_dir.name),
             port,
             namespace=namespace_dir.name,
@@ -910,7 +918,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         type=Path,
         action="append",
         required=True,
-        help="a values file (repeat, in Helm's order: jupyterhub-values.yaml, then the secrets)",
+        help="a values file (repeat, in Helm's order: build/<namespace>/jupyterhub-values/*.yaml)",
     )
     parser.add_argument("--homes", type=Path, required=True, help="directory of the homes")
     parser.add_argument("--port", type=int, required=True, help="the hub's public port")

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from hub_support import (
 )
 
 from astrohub.emulator import Emulator
-from astrohub.localhub import LocalHub, LocalHubError, free_port
+from astrohub.localhub import LocalHub, LocalHubError, deployed_values_files, free_port
 from astrohub.oidc_provider import OIDCProvider
 from astrohub.runner import run_playbook
 from astrohub.unprivileged import checkout_dir
@@ -90,14 +91,13 @@ def _render(
     case_dir = OUT / name
     shutil.rmtree(case_dir, ignore_errors=True)
     case_dir.mkdir(parents=True)
-    copies = []
-    for file in ("jupyterhub-values.yaml", "jupyterhub-secrets.yaml"):
-        assert (RENDER_DIR / file).is_file(), f"the role did not render {file}"
-        copies.append(shutil.copy2(RENDER_DIR / file, case_dir / file))
+    files = deployed_values_files(RENDER_DIR)
+    assert [f.name for f in files][-1:] == ["99-secrets.yaml"], f"the role rendered {files}"
+    copies = [Path(shutil.copy2(file, case_dir / file.name)) for file in files]
     # Homes where uid 1000 (the servers' user) can reach them, whatever the checkout allows.
     homes = checkout_dir("hub-tests", name, "homes")
     shutil.rmtree(homes, ignore_errors=True)
-    return Rendered(name, copies[0], copies[1], homes, case_dir / "localhub", port, result.output)
+    return Rendered(name, copies, homes, case_dir / "localhub", port, result.output)
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +125,7 @@ def github_render(
 
 def _hub(rendered: Rendered) -> Iterator[LocalHub]:
     hub = LocalHub(
-        [rendered.values, rendered.secrets],
+        rendered.values_files,
         rendered.homes,
         rendered.port,
         namespace=NAMESPACE,

@@ -74,11 +74,11 @@ GITHUB_SETTINGS = {
 
 @dataclass
 class Rendered:
-    """The two files the jupyterhub role rendered for one case, and what the hub needs."""
+    """The values files the jupyterhub role rendered for one case (in Helm's order), and what
+    the hub needs."""
 
     name: str
-    values: Path
-    secrets: Path
+    values_files: list[Path]
     homes: Path
     state_dir: Path
     port: int

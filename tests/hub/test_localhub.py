@@ -32,7 +32,7 @@ POD_FILES = ("jupyterhub_config.py", "z2jh.py")
 
 def _hub(rendered: Rendered, case: str, *extra: Path, port: int | None = None) -> LocalHub:
     return LocalHub(
-        [rendered.values, rendered.secrets, *extra],
+        [*rendered.values_files, *extra],
         rendered.homes,
         port or rendered.port,
         namespace=NAMESPACE,
@@ -161,12 +161,14 @@ def test_without_the_extra_config_the_authenticator_is_not_importable(
     mast_render: Rendered, tmp_path: Path
 ) -> None:
     """As in the pod: a mounted file is importable only once extraConfig puts it on sys.path."""
-    values = yaml.safe_load(mast_render.values.read_text())
+    files = list(mast_render.values_files)
+    (auth,) = [i for i, f in enumerate(files) if f.name.endswith("-auth.yaml")]
+    values = yaml.safe_load(files[auth].read_text())
     del values["hub"]["extraConfig"]["00-astrohub-modules"]
-    without = tmp_path / "jupyterhub-values.yaml"
-    without.write_text(yaml.safe_dump(values))
+    files[auth] = tmp_path / files[auth].name
+    files[auth].write_text(yaml.safe_dump(values))
     hub = LocalHub(
-        [without, mast_render.secrets],
+        files,
         mast_render.homes,
         mast_render.port,
         namespace=NAMESPACE,
@@ -252,10 +254,7 @@ def test_cli_refuses_values_rendered_for_another_port(mast_render: Rendered) -> 
             sys.executable,
             "-m",
             "astrohub.localhub",
-            "--values",
-            str(mast_render.values),
-            "--values",
-            str(mast_render.secrets),
+            *[arg for f in mast_render.values_files for arg in ("--values", str(f))],
             "--homes",
             str(mast_render.homes),
             "--state-dir",

@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import helm_python
 import pytest
-import yaml
 
 from astrohub import manifests
+from astrohub.localhub import deployed_values_files
 from astrohub.runner import PlaybookResult
 from deployments import Deployment
-from pinned import CHART
+from layered_values import release_values
 
 # GitHub login, with a certificate the operator keeps in a kubernetes.io/tls Secret.
 GITHUB_WITH_TLS_SECRET = {
@@ -35,14 +34,6 @@ def succeeded(result: PlaybookResult) -> PlaybookResult:
     return result
 
 
-def helm_values(d: Deployment) -> dict[str, Any]:
-    """What the release gets: the written values file coalesced with the chart's defaults."""
-    written = yaml.safe_load((d.build / "jupyterhub-values.yaml").read_text())
-    with helm_python.Chart.load(str(CHART)) as chart:
-        merged: dict[str, Any] = chart.merge_values(written)
-    return merged
-
-
 def proxy_secrets(docs: list[dict[str, Any]]) -> set[str]:
     """The Secrets the rendered proxy Deployment mounts."""
     proxy = next(x for x in docs if x["kind"] == "Deployment" and x["metadata"]["name"] == "proxy")
@@ -56,7 +47,7 @@ def switched(deployment: Deployment) -> Iterator[dict[str, Any]]:
     back to the site's settings (MAST, Let's Encrypt) and runs that again."""
     github = deployment.run("auth.yml", extra_vars=GITHUB_WITH_TLS_SECRET, verbosity=3)
     runs: dict[str, Any] = {"github": succeeded(github)}
-    runs["github values"] = helm_values(deployment)
+    runs["github values"] = release_values(deployment.build)
     runs["github rendered"] = manifests.load_documents(
         (deployment.build / "jupyterhub-rendered.yaml").read_text()
     )
@@ -97,7 +88,7 @@ def test_https_from_a_tls_secret(switched: dict[str, Any]) -> None:
 
 def test_switching_back_to_mast(switched: dict[str, Any], deployment: Deployment) -> None:
     assert switched["mast"].changed > 0
-    values = helm_values(deployment)
+    values = release_values(deployment.build)
     config = values["hub"]["config"]
     assert config["JupyterHub"]["authenticator_class"] == "mast_authenticator.MASTOAuthenticator"
     assert config["MASTOAuthenticator"]["allowed_email_domains"] == ["example.org"]
@@ -114,8 +105,9 @@ def test_switching_back_to_mast(switched: dict[str, Any], deployment: Deployment
 
 def test_auth_values_hold_no_secret(switched: dict[str, Any], deployment: Deployment) -> None:
     secret = deployment.settings["mast_client_secret"]
-    assert secret not in (deployment.build / "jupyterhub-values.yaml").read_text()
-    secrets_file = deployment.build / "jupyterhub-secrets.yaml"
+    *layers, secrets_file = deployed_values_files(deployment.build)
+    assert secrets_file.name == "99-secrets.yaml"
+    assert layers and all(secret not in layer.read_text() for layer in layers)
     assert secret in secrets_file.read_text()
     assert secrets_file.stat().st_mode & 0o077 == 0
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import helm_python
 import jsonschema
 import pytest
 import yaml
@@ -21,13 +20,15 @@ from astrohub.runner import REPO
 from aws_state import TAG
 from deployments import OPERATOR_NAMESPACE as NAMESPACE
 from deployments import Deployment
+from layered_values import release_values
 from pinned import CHART, KOPS_CRDS
 from pinned import KUBERNETES_VERSION as KUBERNETES
 
 BUILD = REPO / "build" / NAMESPACE
 PLAN_FILES = (
     "kops-cluster.yaml",
-    "jupyterhub-values.yaml",
+    "jupyterhub-values/10-base.yaml",
+    "jupyterhub-values/99-secrets.yaml",
     "efs-home-storage.yaml",
     "jupyterhub-rendered.yaml",
 )
@@ -72,12 +73,8 @@ def kops_docs(deployment: Deployment) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def values(deployment: Deployment) -> dict[str, Any]:
-    """The values the release runs with: the written values file, coalesced with the chart's
-    defaults by Helm's own engine (what the hub Secret's values.yaml holds)."""
-    written = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
-    with helm_python.Chart.load(str(CHART)) as chart:
-        merged: dict[str, Any] = chart.merge_values(written)
-    return merged
+    """The values the release runs with (what the hub Secret's values.yaml holds)."""
+    return release_values(BUILD)
 
 
 @pytest.fixture(scope="module")
@@ -183,4 +180,4 @@ def test_homes_are_a_retained_efs_volume_on_the_access_point(foundation) -> None
 
 
 def test_secrets_file_is_private(deployment: Deployment) -> None:
-    assert (BUILD / "jupyterhub-secrets.yaml").stat().st_mode & 0o077 == 0
+    assert (BUILD / "jupyterhub-values" / "99-secrets.yaml").stat().st_mode & 0o077 == 0

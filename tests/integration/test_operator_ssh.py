@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import yaml
 
 from astrohub.unprivileged import scratch_dir
 from deployments import Deployment, write_node_vars
+from layered_values import deployed_values
 from pinned import KOPS_VERSION
 from release_stand_ins import HELM, KOPS, KUBECTL, publish
 
@@ -72,7 +72,7 @@ def test_cluster_tools_installed_the_verified_tools_with_become(deployment: Depl
 
 
 def test_the_plan_was_rendered_with_letsencrypt(deployment: Deployment) -> None:
-    values = yaml.safe_load((deployment.build / "jupyterhub-values.yaml").read_text())
+    values = deployed_values(deployment.build)
     https = values["proxy"]["https"]
     assert https["enabled"] is True and https["type"] == "letsencrypt"
     assert https["hosts"] == ["hub.example.org"]

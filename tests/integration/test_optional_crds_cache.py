@@ -12,15 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import helm_python
 import pytest
-import yaml
 
 from astrohub import manifests
 from astrohub.emulator import EmulatorProcess
 from astrohub.runner import REPO
 from deployments import Deployment
-from pinned import CHART
+from layered_values import deployed_values, release_values
 from pinned import KUBERNETES_VERSION as KUBERNETES
 
 NAMESPACE = "astrohub-crds"
@@ -67,9 +65,7 @@ def test_a_retained_volume_and_claim_name_the_access_point(with_cache) -> None:
 
 
 def test_every_server_mounts_the_cache_read_only(with_cache) -> None:
-    written = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
-    with helm_python.Chart.load(str(CHART)) as chart:
-        values = chart.merge_values(written)  # Helm's own coalescing with the chart defaults
+    values = release_values(BUILD)
     singleuser = values["singleuser"]
     # The homes stay as they were: the cache's volume comes beside them.
     assert singleuser["storage"]["type"] == "static"
@@ -86,7 +82,7 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
     assert manifests.validate_kubernetes(docs, KUBERNETES) == []
     jobs = by_kind(docs, "CronJob")
     assert set(jobs) == {"crds-sync-jwst", "crds-sync-hst"}
-    values = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
+    values = deployed_values(BUILD)
     profiles = {
         p["slug"]: p["kubespawner_override"]["image"] for p in values["singleuser"]["profileList"]
     }
@@ -115,7 +111,7 @@ def test_turned_off_the_mounts_and_the_sync_go_and_the_files_stay(with_cache) ->
     result = deployment.run("deploy.yml", tags=["efs_home", "efs_csi", "jupyterhub"])
     assert result.returncode == 0, result.failures or result.output[-3000:]
     assert not (BUILD / "crds-sync.yaml").exists()
-    values = yaml.safe_load((BUILD / "jupyterhub-values.yaml").read_text())
+    values = deployed_values(BUILD)
     assert "extraVolumes" not in values["singleuser"]["storage"]
     assert "CRDS_SHARED_CACHE" not in values["singleuser"].get("extraEnv", {})
     storage = manifests.load_documents((BUILD / "efs-home-storage.yaml").read_text())

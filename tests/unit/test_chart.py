@@ -16,12 +16,13 @@ from astrohub.chart import (
     chart_version,
     effective_values,
     load_chart,
-    merge_values,
+    read_values_files,
     render_chart,
     unpinned_secrets,
     validate_values,
 )
 from astrohub.manifests import load_documents
+from layered_values import layered
 from pinned import CHART as CHART_DIR
 from pinned import OLD_CHART_TGZ as CHART_TGZ
 
@@ -42,7 +43,7 @@ def schema() -> dict:
 
 
 def _render(chart: helm_python.Chart, *layers: dict) -> str:
-    return render_chart(chart, merge_values(*layers), release="jhub", namespace="jhub")
+    return render_chart(chart, layered(*layers), release="jhub", namespace="jhub")
 
 
 def test_missing_chart_names_the_path(tmp_path: Path) -> None:
@@ -72,23 +73,32 @@ def test_schema_of_a_package_is_read_from_the_archive() -> None:
     assert "singleuser" in schema["properties"]
 
 
-def test_merge_follows_helm_for_several_values_files() -> None:
+def test_values_files_follow_helm_for_several_files() -> None:
+    # pkg/cli/values/options.go: maps merge key by key, anything else (lists, null) replaces.
     base = {"hub": {"a": 1, "b": {"c": 2}}, "list": [1, 2], "gone": 1}
     over = {"hub": {"b": {"d": 3}}, "list": [3], "gone": None}
-    merged = merge_values(base, over, {"hub": {"a": 9}})
+    merged = layered(base, over, {"hub": {"a": 9}})
     assert merged == {"hub": {"a": 9, "b": {"c": 2, "d": 3}}, "list": [3], "gone": None}
-    assert base == {"hub": {"a": 1, "b": {"c": 2}}, "list": [1, 2], "gone": 1}
+
+
+def test_a_values_file_that_is_no_mapping_is_named(tmp_path: Path) -> None:
+    (tmp_path / "list.yaml").write_text("- a\n")
+    (tmp_path / "bad.yaml").write_text("a: [\n")
+    with pytest.raises(ChartError, match=r"list\.yaml holds a list, not a values mapping"):
+        read_values_files([tmp_path / "list.yaml"])
+    with pytest.raises(ChartError, match=r"bad\.yaml is not YAML"):
+        read_values_files([tmp_path / "bad.yaml"])
 
 
 def test_effective_values_are_the_defaults_coalesced_with_ours(chart: helm_python.Chart) -> None:
-    values = effective_values(chart, SMALL, {"singleuser": {"image": None}})
+    values = effective_values(chart, layered(SMALL, {"singleuser": {"image": None}}))
     assert values["singleuser"]["defaultUrl"] == "/lab"
     assert values["proxy"]["service"]["type"] == chart.values["proxy"]["service"]["type"]
     assert "image" not in values["singleuser"]  # a null removes a default, as in Helm
 
 
 def test_our_values_pass_the_chart_schema(chart: helm_python.Chart, schema: dict) -> None:
-    assert validate_values(effective_values(chart, SMALL, PINNED), schema) == []
+    assert validate_values(effective_values(chart, layered(SMALL, PINNED)), schema) == []
 
 
 @pytest.mark.parametrize(
@@ -106,7 +116,7 @@ def test_our_values_pass_the_chart_schema(chart: helm_python.Chart, schema: dict
 def test_schema_errors_name_the_path(
     chart: helm_python.Chart, schema: dict, layer: dict, line: str
 ) -> None:
-    errors = validate_values(effective_values(chart, SMALL, layer), schema)
+    errors = validate_values(effective_values(chart, layered(SMALL, layer)), schema)
     assert len(errors) == 1
     assert errors[0].startswith(line)
 
@@ -123,7 +133,7 @@ def test_render_is_multi_document_yaml_with_sources(chart: helm_python.Chart) ->
 
 
 def test_render_with_pinned_secrets_is_byte_identical(chart: helm_python.Chart) -> None:
-    assert unpinned_secrets(merge_values(SMALL, PINNED)) == []
+    assert unpinned_secrets(layered(SMALL, PINNED)) == []
     assert _render(chart, SMALL, PINNED) == _render(chart, SMALL, PINNED)
 
 
@@ -138,14 +148,14 @@ def test_unpinned_secrets_make_renders_differ(chart: helm_python.Chart) -> None:
 
 
 def test_services_need_their_tokens_pinned_too() -> None:
-    values = merge_values(PINNED, {"hub": {"services": {"a": {"api_token": "x"}, "b": {}}}})
+    values = layered(PINNED, {"hub": {"services": {"a": {"api_token": "x"}, "b": {}}}})
     assert unpinned_secrets(values) == ["hub.services.b.api_token"]
 
 
 def test_render_applies_the_chart_defaults_itself(chart: helm_python.Chart) -> None:
     ours = _render(chart, SMALL, PINNED)
     assert ours == render_chart(
-        chart, effective_values(chart, SMALL, PINNED), release="jhub", namespace="jhub"
+        chart, effective_values(chart, layered(SMALL, PINNED)), release="jhub", namespace="jhub"
     )
 
 
@@ -157,16 +167,3 @@ def test_packaged_chart_loads_and_renders() -> None:
         # A package carries values.schema.json, which Helm enforces while rendering.
         with pytest.raises(ChartError, match="confg"):
             _render(old, {"hub": {"confg": {}}})
-
-
-def test_drop_nulls_removes_deleted_keys_recursively() -> None:
-    from astrohub.chart import drop_nulls
-
-    merged = merge_values(
-        {"hub": {"config": {"MAST": {"a": 1}, "GitHub": {"b": 2}}, "extraFiles": {"m": {"x": 1}}}},
-        {"hub": {"config": {"MAST": None}, "extraFiles": {"m": None}}, "list": [1, {"k": None}]},
-    )
-    assert drop_nulls(merged) == {
-        "hub": {"config": {"GitHub": {"b": 2}}, "extraFiles": {}},
-        "list": [1, {}],
-    }

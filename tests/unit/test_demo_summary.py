@@ -36,7 +36,11 @@ VALUES = {
 
 def write_plan(build: Path) -> None:
     (build / "kops-cluster.yaml").write_text(yaml.safe_dump_all([CLUSTER, USERS]))
-    (build / "jupyterhub-values.yaml").write_text(yaml.safe_dump(VALUES))
+    # Two layers, as the role renders them: the summary reads them in Helm's order.
+    (build / "jupyterhub-values").mkdir()
+    profiles = {"singleuser": {"profileList": [{"display_name": "replaced by the next layer"}]}}
+    (build / "jupyterhub-values" / "10-base.yaml").write_text(yaml.safe_dump(profiles))
+    (build / "jupyterhub-values" / "30-profiles.yaml").write_text(yaml.safe_dump(VALUES))
 
 
 def test_the_plan_summary_names_what_would_be_applied(tmp_path: Path) -> None:
@@ -48,7 +52,7 @@ def test_the_plan_summary_names_what_would_be_applied(tmp_path: Path) -> None:
     assert f"chart     jupyterhub {pinned['jupyterhub_chart_version']} (pinned)" in text
     assert "profile   JWST calibration" in text and "profile   Minimal notebook" in text
     assert "static claim home-efs, subPath {escaped_username}" in text
-    assert "crds" not in text
+    assert "crds" not in text and "replaced" not in text
 
 
 def test_the_shared_crds_cache_sync_is_listed_when_planned(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import helm_python
 import pytest
 import yaml
 
-from astrohub.chart import load_chart, merge_values, render_chart
+from astrohub.chart import load_chart, render_chart
 from astrohub.manifests import (
     ManifestError,
     kops_schemas,
@@ -19,6 +19,7 @@ from astrohub.manifests import (
     validate_kops,
     validate_kubernetes,
 )
+from layered_values import layered
 from pinned import CHART as CHART_DIR
 from pinned import KOPS_CRDS as CRD_DIR
 
@@ -98,7 +99,7 @@ def test_an_unknown_kind_is_an_error() -> None:
 
 
 def test_an_enabled_httproute_is_reported_not_skipped(chart: helm_python.Chart) -> None:
-    values = merge_values(SMALL, {"httpRoute": {"enabled": True}})
+    values = layered(SMALL, {"httpRoute": {"enabled": True}})
     docs = load_documents(render_chart(chart, values, release="jhub", namespace="jhub"))
     problems = validate_kubernetes(docs, "1.35.1")
     assert len(problems) == 1

@@ -7,8 +7,8 @@ DOCUMENTATION = r"""
 module: helm_template
 short_description: Render a chart with Helm's Go engine, validate it, write the result
 description:
-  - Merges O(values_files) in order (later files win, as repeated C(helm -f)), validates the
-    merged values against the chart's values schema, renders the chart as C(helm template)
+  - Reads O(values_files) in order (later files win, as repeated C(helm -f)), validates the
+    values against the chart's values schema, renders the chart as C(helm template)
     would for an install, validates every manifest strictly with kubernetes-validate, and
     writes the manifests to O(dest) with the values Helm generates at install time (secrets
     and the checksums of them) redacted, so the file changes only when the inputs do and
@@ -49,7 +49,9 @@ EXAMPLES = r"""
 - name: Render the hub
   astrohub.platform.helm_template:
     chart: build/cache/jupyterhub-4.4.0.tgz
-    values_files: [build/astrohub/jupyterhub-values.yaml]
+    values_files:
+      - build/astrohub/jupyterhub-values/10-base.yaml
+      - build/astrohub/jupyterhub-values/99-secrets.yaml
     release: jupyterhub
     namespace: astrohub
     kubernetes_version: 1.35.1
@@ -66,7 +68,6 @@ summary:
 from collections import Counter
 from pathlib import Path
 
-import yaml
 from ansible.module_utils.basic import AnsibleModule
 
 from astrohub import chart as charts
@@ -87,12 +88,8 @@ def main() -> None:
     )
     params = module.params
     try:
-        layers = [
-            yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
-            for f in params["values_files"]
-        ]
+        ours = charts.read_values_files(params["values_files"])
         chart = charts.load_chart(Path(params["chart"]))
-        ours = charts.drop_nulls(charts.merge_values(*layers))
         problems = charts.validate_values(
             charts.effective_values(chart, ours), charts.chart_values_schema(Path(params["chart"]))
         )
