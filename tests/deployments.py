@@ -64,7 +64,7 @@ class Deployment:
         if self.over_ssh:
             # No offline cache but the one the site's settings name.
             env.pop("ASTROHUB_FIXTURES", None)
-        return run_playbook(
+        result = run_playbook(
             playbook,
             self.emulator.url,
             inventory=self.inventory,
@@ -74,6 +74,10 @@ class Deployment:
             env=env,
             strategy=strategy,
         )
+        # Every deploy, re-run, login switch and teardown of the integration tests: no
+        # deprecated module option or behaviour (item 7 of issue 9).
+        assert not result.deprecations, "\n".join(result.deprecations)
+        return result
 
     def ci_node_id(self) -> str:
         ec2 = self.clients()["ec2"]

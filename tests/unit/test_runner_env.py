@@ -36,3 +36,21 @@ def test_the_site_folder_comes_first_once_and_keeps_the_callers_path() -> None:
     assert env["PYTHONPATH"].split(os.pathsep) == [str(MITOGEN_SITE), "/somewhere"]
     again = offline_env("http://127.0.0.1:9", env)
     assert again["PYTHONPATH"] == env["PYTHONPATH"]
+
+
+def test_deprecation_warnings_are_found_but_the_unavoidable_ones() -> None:
+    from astrohub.runner import PlaybookResult
+
+    stderr = (
+        "[DEPRECATION WARNING]: Use of strategy plugins not included in ansible.builtin are "
+        "deprecated and do not carry any backwards compatibility guarantees.\n"
+        "[DEPRECATION WARNING]: The network parameter has been deprecated, please use "
+        "network_interfaces and/or network_interfaces_ids instead.\n"
+        "[WARNING]: something else\n"
+        "[DEPRECATION WARNING]: In a release after 2026-05-01 iam_role.assume_role_policy_"
+        "document_raw will no longer be returned.\n"
+    )
+    result = PlaybookResult(returncode=0, stdout="", stderr=stderr)
+    assert [d[:60] for d in result.deprecations] == [
+        "[DEPRECATION WARNING]: The network parameter has been deprec"
+    ]
