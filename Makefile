@@ -73,7 +73,7 @@ system-deps: ## Debian packages the checks need (installed once, with apt-get)
 	fi
 
 demo: venv node_modules/.installed localhub-venv ## the platform against a local AWS emulator (no AWS account needed)
-	$(BIN)/python -m astrohub.demo
+	$(BIN)/python -m astrohub_local.demo
 
 # The suites are independent (each runs its own emulators, namespaces and ports), so they run
 # side by side: the longest (the operator's deployment, one chain of runs) at normal priority,
@@ -123,7 +123,7 @@ integration-others: venv
 	  tests/integration
 
 molecule: venv ## each role's molecule scenario against the emulator
-	$(OFFLINE) $(BIN)/python -m astrohub.molecule_runner $(ROLES)
+	$(OFFLINE) $(BIN)/python tests/molecule_runner.py $(ROLES)
 
 hub-test: venv node_modules/.installed localhub-venv system-deps ## login: local hub, OIDC provider, browser
 	$(OFFLINE) $(BIN)/pytest tests/hub
@@ -141,10 +141,10 @@ images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS cr
 	$(BIN)/python -m astrohub.images push --registry $(ECR_REGISTRY)
 
 bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/bench.json)
-	$(OFFLINE) $(BIN)/python -m astrohub.bench
+	$(OFFLINE) $(BIN)/python tests/bench.py
 
 lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requirements-ci-node.lock
-	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra local --extra dev --python-version 3.11 \
 	  --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile --quiet requirements-localhub.in --python-version 3.11 \
 	  --generate-hashes -o requirements-localhub.lock

@@ -10,8 +10,8 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from astrohub.emulator import Emulator
-from astrohub.runner import REPO, run_playbook
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import REPO, run_playbook
 
 NAMESPACE = "astrohub-demo"
 

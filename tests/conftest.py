@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from astrohub.emulator import Emulator
-from astrohub.runner import LOOPBACK_ONLY
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import LOOPBACK_ONLY
 
 
 @pytest.fixture(scope="session", autouse=True)

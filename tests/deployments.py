@@ -10,8 +10,8 @@ from typing import Any
 
 import yaml
 
-from astrohub.emulator import Emulator, EmulatorProcess
-from astrohub.runner import REPO, PlaybookResult, run_playbook
+from astrohub_local.emulator import Emulator, EmulatorProcess
+from astrohub_local.runner import REPO, PlaybookResult, run_playbook
 from aws_state import clients
 from ssh_node import SshNode
 
@@ -57,7 +57,7 @@ class Deployment:
         strategy: str | None = None,
     ) -> PlaybookResult:
         """strategy: Ansible's own `linear` as the runbook runs it; by default the runner's
-        Mitogen strategy (see astrohub.runner.run_playbook)."""
+        Mitogen strategy (see astrohub_local.runner.run_playbook)."""
         # The site inventory names its namespace itself; the local one gets it here.
         extra = {} if self.over_ssh else {"deployment_namespace": self.namespace}
         env = dict(os.environ)

@@ -10,7 +10,7 @@ import helm_python
 import yaml
 
 from astrohub.chart import read_values_files
-from astrohub.localhub import deployed_values_files
+from astrohub_local.localhub import deployed_values_files
 from pinned import CHART
 
 

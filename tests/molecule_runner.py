@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from astrohub.emulator import Emulator
-from astrohub.runner import REPO, offline_env
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import REPO, offline_env
 
 BASE_CONFIG = REPO / ".config" / "molecule" / "config.yml"
 # The scenarios scratch under fixed /tmp paths; this lock is what keeps two runs apart.
-MACHINE_LOCK = Path("/tmp/astrohub-molecule.lock")  # noqa: S108
+MACHINE_LOCK = Path("/tmp/astrohub-molecule.lock")
 
 
 @contextlib.contextmanager

@@ -19,9 +19,9 @@ import boto3
 import yaml
 
 from astrohub.chart import read_values_files
-from astrohub.emulator import Emulator
-from astrohub.localhub import VALUES_DIR, deployed_values_files, run_demo
-from astrohub.runner import REPO, run_playbook
+from astrohub_local.emulator import Emulator
+from astrohub_local.localhub import VALUES_DIR, deployed_values_files, run_demo
+from astrohub_local.runner import REPO, run_playbook
 
 TAG = "astrohub:deployment"
 LOCAL_NAMESPACE = "astrohub-demo"

@@ -22,7 +22,7 @@ Moto keeps its state in process-global backends, so every server in one process
 shares it, and :meth:`Emulator.reset` wipes it for all of them. The call counter
 belongs to one :class:`Emulator`.
 
-Run it on its own with ``python -m astrohub.emulator [--port N] [--url-file PATH]
+Run it on its own with ``python -m astrohub_local.emulator [--port N] [--url-file PATH]
 [--pid-file PATH]``.
 """
 
@@ -487,7 +487,7 @@ class Emulator:
 
 
 class EmulatorProcess:
-    """The emulator in a process of its own (``python -m astrohub.emulator``): moto's state is
+    """The emulator in a process of its own (``python -m astrohub_local.emulator``): moto's state is
     process-wide, so this is how tests get a deployment nobody else resets. Same interface as
     :class:`Emulator`, over its HTTP endpoints."""
 
@@ -516,7 +516,7 @@ class EmulatorProcess:
         url_file.unlink(missing_ok=True)
         with (self._state_dir / "emulator.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "astrohub.emulator", "--url-file", str(url_file)],
+                [sys.executable, "-m", "astrohub_local.emulator", "--url-file", str(url_file)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -565,7 +565,8 @@ def _write_atomically(path: Path, text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m astrohub.emulator", description="Local AWS emulator (moto) on 127.0.0.1."
+        prog="python -m astrohub_local.emulator",
+        description="Local AWS emulator (moto) on 127.0.0.1.",
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one")
     parser.add_argument("--url-file", type=Path, help="write the URL here once serving")

@@ -23,7 +23,8 @@ Values Helm generates at install time (cookie secret, CryptKeeper keys, proxy to
 tokens) are generated once and kept, 0600, in the state directory, as the chart keeps them in
 its Secret.
 
-    python -m astrohub.localhub --values V1 [--values V2 ...] --homes H --port N [--ip 127.0.0.1]
+    python -m astrohub_local.localhub --values V1 [--values V2 ...] --homes H --port N \
+        [--ip 127.0.0.1]
 
 The hub process imports this module for :func:`enter_pod`, :func:`local_overrides` and
 :class:`LocalProfileSpawner`.
@@ -482,10 +483,10 @@ class LocalHub:
         settings_path.write_text(json.dumps(settings, indent=1))
         config_path = self.state_dir / "jupyterhub_config.py"
         config_path.write_text(
-            "# Written by astrohub.localhub: the hub pod's own configuration (the pinned chart's\n"
-            "# jupyterhub_config.py, mounted as in the pod), then only what needs Kubernetes\n"
-            "# swapped for local stand-ins.\n"
-            "from astrohub import localhub\n\n"
+            "# Written by astrohub_local.localhub: the hub pod's own configuration (the pinned\n"
+            "# chart's jupyterhub_config.py, mounted as in the pod), then only what needs\n"
+            "# Kubernetes swapped for local stand-ins.\n"
+            "from astrohub_local import localhub\n\n"
             "c = get_config()  # noqa: F821\n"
             f"localhub.enter_pod({str(settings_path)!r})\n"
             f"load_subconfig(localhub.pod_path({POD_CONFIG!r}))  # noqa: F821\n"
@@ -708,7 +709,7 @@ def local_overrides(c: Any, settings_path: str) -> None:
 
 def _log(message: str) -> None:
     # Names only, never values: these lines end up in the hub's log.
-    print(f"astrohub.localhub: {message}", file=sys.stderr, flush=True)
+    print(f"astrohub_local.localhub: {message}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -806,7 +807,7 @@ def demo_accounts(values: Mapping[str, Any]) -> list[Any]:
     """Accounts for the local provider that the rendered allow-lists let in.
 
     One admin and one user, with fresh passwords, named after the configured allow rules."""
-    from astrohub.oidc_provider import Account
+    from astrohub_local.oidc_provider import Account
 
     section, cfg = authenticator_settings(values)
     admins = sorted(cfg.get("admin_users") or [])
@@ -867,7 +868,7 @@ def local_demo(
     """The end of ``make demo``: start the provider, let ``render`` run the playbook with the
     environment the local inventory reads (provider URL, hub host, client secret; it returns
     an exit code), then serve the hub from what it rendered into ``namespace_dir``."""
-    from astrohub.oidc_provider import OIDCProvider
+    from astrohub_local.oidc_provider import OIDCProvider
 
     secret = os.environ.get("ASTROHUB_DEMO_CLIENT_SECRET") or secrets.token_urlsafe(24)
     with OIDCProvider([], client_secret=secret) as provider:
@@ -909,7 +910,7 @@ def run_demo(
 
 def main(argv: Iterable[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m astrohub.localhub",
+        prog="python -m astrohub_local.localhub",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,7 +22,7 @@ Authorize shows a login form (user name and password); the token endpoint checks
 id and secret, the code (single use, 60 s), the redirect URI and PKCE S256 when a challenge was
 sent. Nothing secret is logged: the access log has paths without query strings.
 
-    python -m astrohub.oidc_provider --port 0 --url-file F --user EMAIL:PASSWORD[:ORGS] ...
+    python -m astrohub_local.oidc_provider --port 0 --url-file F --user EMAIL:PASSWORD[:ORGS] ...
 
 The client secret is read from the environment (``--client-secret-env``), never argv.
 """
@@ -57,7 +57,7 @@ from tornado.httpserver import HTTPServer
 from tornado.httputil import url_concat
 from tornado.netutil import bind_sockets
 
-log = logging.getLogger("astrohub.oidc_provider")
+log = logging.getLogger("astrohub_local.oidc_provider")
 
 DEFAULT_CLIENT_ID = "astrohub-local-demo"
 DEFAULT_SECRET_ENV = "ASTROHUB_DEMO_CLIENT_SECRET"  # noqa: S105  # a variable's name
@@ -786,7 +786,7 @@ def load_accounts(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m astrohub.oidc_provider",
+        prog="python -m astrohub_local.oidc_provider",
         description="A local OAuth2/OIDC provider on loopback standing in for MAST and GitHub.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")

@@ -29,11 +29,11 @@ from hub_support import (
     Rendered,
 )
 
-from astrohub.emulator import Emulator
-from astrohub.localhub import LocalHub, LocalHubError, deployed_values_files, free_port
-from astrohub.oidc_provider import OIDCProvider
-from astrohub.runner import run_playbook
 from astrohub.unprivileged import checkout_dir
+from astrohub_local.emulator import Emulator
+from astrohub_local.localhub import LocalHub, LocalHubError, deployed_values_files, free_port
+from astrohub_local.oidc_provider import OIDCProvider
+from astrohub_local.runner import run_playbook
 
 RENDER_DIR = REPO / "build" / NAMESPACE
 
@@ -45,7 +45,7 @@ def provider() -> Iterator[OIDCProvider]:
     OUT.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(OUT / "oidc-provider.log", mode="w")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("astrohub.oidc_provider")
+    logger = logging.getLogger("astrohub_local.oidc_provider")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     with OIDCProvider(ACCOUNTS, client_secret=secrets.token_urlsafe(24)) as running:

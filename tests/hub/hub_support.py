@@ -11,7 +11,7 @@ from typing import Any
 
 import requests
 
-from astrohub.oidc_provider import Account
+from astrohub_local.oidc_provider import Account
 
 REPO = Path(__file__).resolve().parents[2]
 # The namespace the tests render into (build/astrohub-hubtest/, copied per case below).

@@ -10,9 +10,9 @@ import pytest
 import requests
 from hub_support import NAMESPACE, REPO, Rendered, sign_in
 
-from astrohub.emulator import Emulator
-from astrohub.localhub import local_demo
-from astrohub.runner import run_playbook
+from astrohub_local.emulator import Emulator
+from astrohub_local.localhub import local_demo
+from astrohub_local.runner import run_playbook
 
 
 def test_make_demo_ends_with_a_local_hub(

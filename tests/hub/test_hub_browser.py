@@ -18,8 +18,8 @@ from kubespawner.slugs import escape_slug as escape_username
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from astrohub.localhub import LocalHub
-from astrohub.oidc_provider import Account, OIDCProvider
+from astrohub_local.localhub import LocalHub
+from astrohub_local.oidc_provider import Account, OIDCProvider
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -23,7 +23,7 @@ from hub_support import (
 )
 
 from astrohub.hub.mast_authenticator import NO_EMAIL_MESSAGE
-from astrohub.localhub import LocalHub
+from astrohub_local.localhub import LocalHub
 
 NOT_AUTHORIZED = "Sorry, you are not currently authorized to use this hub."
 

@@ -17,7 +17,7 @@ import yaml
 from hub_support import NAMESPACE, OUT, Rendered
 
 from astrohub.hub import mast_authenticator
-from astrohub.localhub import (
+from astrohub_local.localhub import (
     LocalHub,
     LocalHubError,
     demo_accounts,
@@ -253,7 +253,7 @@ def test_cli_refuses_values_rendered_for_another_port(mast_render: Rendered) -> 
         [
             sys.executable,
             "-m",
-            "astrohub.localhub",
+            "astrohub_local.localhub",
             *[arg for f in mast_render.values_files for arg in ("--values", str(f))],
             "--homes",
             str(mast_render.homes),

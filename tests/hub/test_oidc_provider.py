@@ -19,8 +19,8 @@ import jwt
 import pytest
 import requests
 
-from astrohub import oidc_provider
-from astrohub.oidc_provider import Account, OIDCProvider, pkce_challenge
+from astrohub_local import oidc_provider
+from astrohub_local.oidc_provider import Account, OIDCProvider, pkce_challenge
 
 SECRET = "provider-test-secret-0123456789abcdef"
 CALLBACK = "http://127.0.0.1:1/hub/oauth_callback"
@@ -352,7 +352,7 @@ def test_account_specs() -> None:
 
 
 def test_nothing_secret_is_logged(provider: OIDCProvider, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("INFO", logger="astrohub.oidc_provider")
+    caplog.set_level("INFO", logger="astrohub_local.oidc_provider")
     mast_token(provider, "astro@example.org", "pw-astro")
     github_token(provider, "octo", "pw-octo", "read:org")
     authorize(provider, "astro@example.org", "wrong-password")
@@ -371,7 +371,7 @@ def test_cli_prints_its_url_and_serves(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "astrohub.oidc_provider",
+        "astrohub_local.oidc_provider",
         "--port",
         "0",
         "--url-file",
@@ -405,7 +405,7 @@ def test_cli_prints_its_url_and_serves(tmp_path: Path) -> None:
 def test_cli_needs_the_secret_in_the_environment() -> None:
     env = {k: v for k, v in os.environ.items() if k != "ASTROHUB_DEMO_CLIENT_SECRET"}
     done = subprocess.run(
-        [sys.executable, "-m", "astrohub.oidc_provider", "--user", "a@b.org:p"],
+        [sys.executable, "-m", "astrohub_local.oidc_provider", "--user", "a@b.org:p"],
         env=env,
         capture_output=True,
         text=True,

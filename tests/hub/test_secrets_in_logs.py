@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from hub_support import ACCOUNTS, GH_OUTSIDER, GH_USER, MAST_OUTSIDER, MAST_USER, OUT, sign_in
 
-from astrohub.localhub import LocalHub
-from astrohub.oidc_provider import OIDCProvider
+from astrohub_local.localhub import LocalHub
+from astrohub_local.oidc_provider import OIDCProvider
 
 LOGS = ["mast hub", "github hub", "provider", "mast render", "github render"]
 

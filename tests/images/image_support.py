@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from astrohub.runner import DEAD_PROXY, LOOPBACK_ONLY
+from astrohub_local.runner import DEAD_PROXY, LOOPBACK_ONLY
 from pinned import HUB_REQUIREMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

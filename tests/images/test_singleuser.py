@@ -1,5 +1,5 @@
 """jupyterhub-singleuser from each image environment starts under the platform's local hub
-(src/astrohub/localhub.py: JupyterHub 5.5.0, the chart's hub version, behind the real
+(src/astrohub_local/localhub.py: JupyterHub 5.5.0, the chart's hub version, behind the real
 configurable-http-proxy, configured from chart values as the hub pod is) as a non-root user,
 and answers through the proxy.
 
@@ -23,9 +23,9 @@ import yaml
 from image_support import IMAGE_NAMES, hub_jupyterhub_version
 
 from astrohub import images
-from astrohub.localhub import LocalHub, LocalHubError, free_port
-from astrohub.runner import LOOPBACK_ONLY
 from astrohub.unprivileged import GID, UID, scratch_dir
+from astrohub_local.localhub import LocalHub, LocalHubError, free_port
+from astrohub_local.runner import LOOPBACK_ONLY
 
 CRDS_SERVERS = {"jwst": "https://jwst-crds.stsci.edu", "hst": "https://hst-crds.stsci.edu"}
 USERNAME = "astro"

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import yaml
 
-from astrohub.emulator import Emulator, EmulatorProcess
-from astrohub.runner import REPO, PlaybookResult, run_playbook
 from astrohub.unprivileged import scratch_dir
+from astrohub_local.emulator import Emulator, EmulatorProcess
+from astrohub_local.runner import REPO, PlaybookResult, run_playbook
 from deployments import OPERATOR_NAMESPACE, Deployment, write_node_vars
 from loopback_server import serving
 from pinned import FIXTURES

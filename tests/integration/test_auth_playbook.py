@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from astrohub import manifests
-from astrohub.localhub import deployed_values_files
-from astrohub.runner import PlaybookResult
+from astrohub_local.localhub import deployed_values_files
+from astrohub_local.runner import PlaybookResult
 from deployments import Deployment
 from layered_values import release_values
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from astrohub import manifests
-from astrohub.runner import REPO
+from astrohub_local.runner import REPO
 from aws_state import TAG
 from deployments import OPERATOR_NAMESPACE as NAMESPACE
 from deployments import Deployment

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from astrohub.runner import DEAD_PROXY, REPO
+from astrohub_local.runner import DEAD_PROXY, REPO
 
 PLAYBOOK = REPO / "tests" / "integration" / "playbooks" / "cluster_tools.yml"
 

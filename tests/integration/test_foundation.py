@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from astrohub.emulator import Emulator
-from astrohub.runner import PlaybookResult
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import PlaybookResult
 from aws_state import SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, snapshot, tags_of
 from deployments import OPERATOR_NAMESPACE as NAMESPACE
 from deployments import Deployment

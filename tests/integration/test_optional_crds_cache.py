@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from astrohub import manifests
-from astrohub.emulator import EmulatorProcess
-from astrohub.runner import REPO
+from astrohub_local.emulator import EmulatorProcess
+from astrohub_local.runner import REPO
 from deployments import Deployment
 from layered_values import deployed_values, release_values
 from pinned import KUBERNETES_VERSION as KUBERNETES

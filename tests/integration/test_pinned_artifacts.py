@@ -21,8 +21,8 @@ import helm_python
 import pytest
 import yaml
 
-from astrohub.emulator import Emulator
-from astrohub.runner import REPO, run_playbook
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import REPO, run_playbook
 from loopback_server import serving
 from pinned import CHART, CHART_VERSION, KOPS_CRDS, KOPS_VERSION, VERSIONS
 
@@ -158,7 +158,7 @@ def test_offline_without_a_cache_stops_before_any_aws_call(
 def test_make_demo_offline_without_a_cache_says_what_to_download(tmp_path: Path) -> None:
     """`make demo`'s own program, from a clone with nothing beside it and no network."""
     done = subprocess.run(
-        [sys.executable, "-m", "astrohub.demo", "--no-wait"],
+        [sys.executable, "-m", "astrohub_local.demo", "--no-wait"],
         cwd=REPO,
         env={**no_offline_cache(), "ASTROHUB_CACHE_DIR": str(tmp_path / "empty-cache")},
         capture_output=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from astrohub.runner import REPO
+from astrohub_local.runner import REPO
 from pinned import CHART, KOPS_CRDS
 
 KOPS_DESIRED = REPO / "tests" / "data" / "kops" / "desired.yaml"

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from astrohub.emulator import Emulator
-from astrohub.runner import PlaybookResult
+from astrohub_local.emulator import Emulator
+from astrohub_local.runner import PlaybookResult
 from bad_configs import BAD_CONFIGS, PRIVATE_KEY_MARKER, BadConfig
 
 PLAYBOOKS = ("deploy.yml", "teardown.yml")

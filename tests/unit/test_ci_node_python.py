@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from astrohub.runner import REPO
+from astrohub_local.runner import REPO
 
 BLOCK_KEYS = ("block", "rescue", "always")
 

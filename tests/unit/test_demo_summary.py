@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from astrohub.demo import plan_summary
-from astrohub.runner import REPO
+from astrohub_local.demo import plan_summary
+from astrohub_local.runner import REPO
 
 CLUSTER = {
     "kind": "Cluster",

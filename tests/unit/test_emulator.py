@@ -1,4 +1,4 @@
-"""Tests for astrohub.emulator: moto server, call counting and the EFS add-ons."""
+"""Tests for astrohub_local.emulator: moto server, call counting and the EFS add-ons."""
 
 import http.client
 import json
@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from astrohub.emulator import Emulator
+from astrohub_local.emulator import Emulator
 
 REGION = "us-east-1"
 DEADLINE_SECONDS = 30.0
@@ -251,7 +251,7 @@ def wait_for_file(path: Path, process: subprocess.Popen[str]) -> str:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_cli_serves_until_signalled(tmp_path: Path, signum: signal.Signals) -> None:
     url_file, pid_file = tmp_path / "url", tmp_path / "pid"
-    command = [sys.executable, "-m", "astrohub.emulator", "--port", "0"]
+    command = [sys.executable, "-m", "astrohub_local.emulator", "--port", "0"]
     command += ["--url-file", str(url_file), "--pid-file", str(pid_file)]
     process = subprocess.Popen(
         command,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from astrohub.molecule_runner import one_run_per_machine
+from molecule_runner import one_run_per_machine
 
 
 def test_a_second_run_waits_for_the_first(

@@ -1,4 +1,4 @@
-"""The environment the tests and the demo run Ansible in (astrohub.runner.offline_env)."""
+"""The environment the tests and the demo run Ansible in (astrohub_local.runner.offline_env)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from astrohub.runner import MITOGEN_SITE, offline_env
+from astrohub_local.runner import MITOGEN_SITE, offline_env
 
 # Two boto3 sessions in one Python, as two amazon.aws module calls under Mitogen make them:
 # do they parse botocore's models once (one loader) or twice?
@@ -39,7 +39,7 @@ def test_the_site_folder_comes_first_once_and_keeps_the_callers_path() -> None:
 
 
 def test_deprecation_warnings_are_found_but_the_unavoidable_ones() -> None:
-    from astrohub.runner import PlaybookResult
+    from astrohub_local.runner import PlaybookResult
 
     stderr = (
         "[DEPRECATION WARNING]: Use of strategy plugins not included in ansible.builtin are "

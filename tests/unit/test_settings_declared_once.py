@@ -60,12 +60,15 @@ def drift(
         for name, value in defaults.items():
             if stands_for[name] == name and PASS_ON.match(str(value)):
                 problems.append(f"roles/{role}/defaults: {name} only refers to itself")
-            elif name in settings and "{{" not in str(value):
-                if value != settings[name].get("default"):
-                    problems.append(
-                        f"roles/{role}/defaults: {name} is {value!r}, the schema's default is "
-                        f"{settings[name].get('default')!r}"
-                    )
+            elif (
+                name in settings
+                and "{{" not in str(value)
+                and value != settings[name].get("default")
+            ):
+                problems.append(
+                    f"roles/{role}/defaults: {name} is {value!r}, the schema's default is "
+                    f"{settings[name].get('default')!r}"
+                )
         for entry, spec in specs.items():
             for name, option in (spec.get("options") or {}).items():
                 setting = settings.get(stands_for.get(name, name))
