@@ -19,8 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import jsonschema
 import yaml
+from packaging.version import Version
 
 # The public HST/TESS/Kepler buckets are free to read only from this region.
 ARCHIVE_REGION = "us-east-1"
@@ -28,45 +30,8 @@ ARCHIVE_REGION = "us-east-1"
 MIN_PYTHON = (3, 11)
 MIN_ANSIBLE_CORE = (2, 19)
 
-# Regions as of 2026; a new region can be added here in one line.
-AWS_REGIONS = frozenset(
-    {
-        "af-south-1",
-        "ap-east-1",
-        "ap-east-2",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-south-1",
-        "ap-south-2",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ap-southeast-3",
-        "ap-southeast-4",
-        "ap-southeast-5",
-        "ap-southeast-6",
-        "ap-southeast-7",
-        "ca-central-1",
-        "ca-west-1",
-        "eu-central-1",
-        "eu-central-2",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-south-2",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "il-central-1",
-        "me-central-1",
-        "me-south-1",
-        "mx-central-1",
-        "sa-east-1",
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-    }
-)
+# The commercial AWS regions: botocore's endpoint data, current with each botocore release.
+AWS_REGIONS = frozenset(botocore.session.get_session().get_available_regions("ec2"))
 
 SSH_KEY_TYPES = (
     "ssh-ed25519",
@@ -403,11 +368,5 @@ def check(
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """'2.19.14' -> (2, 19, 14); stops at the first non-numeric part."""
-    parts: list[int] = []
-    for piece in text.split("."):
-        digits = re.match(r"\d+", piece)
-        if not digits:
-            break
-        parts.append(int(digits.group()))
-    return tuple(parts)
+    """'2.19.14' -> (2, 19, 14): the release numbers of a PEP 440 version (packaging)."""
+    return Version(text).release

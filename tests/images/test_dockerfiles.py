@@ -244,3 +244,16 @@ def test_smoke_scripts_check_what_docker_must(name: str) -> None:
             assert executable in text
         assert '"${exe}" --version' in text
         assert "HSTCAL_VERSION" in text
+
+
+def test_the_base_image_takes_the_global_arg_defaults(tmp_path: Path) -> None:
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text(
+        "# a comment\nARG BASE=quay.io/jupyter/minimal-notebook\nARG TAG=2024-10-14\n"
+        "FROM ${BASE}:$TAG AS build\nRUN echo \\\n  continued\n"
+    )
+    assert images.base_image(dockerfile) == "quay.io/jupyter/minimal-notebook:2024-10-14"
+    assert ("RUN", "echo   continued") in images.dockerfile_instructions(dockerfile)
+    dockerfile.write_text("RUN true\n")
+    with pytest.raises(images.ImageSpecError, match="no FROM instruction"):
+        images.base_image(dockerfile)

@@ -2,52 +2,34 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
+
+from dockerfile_parse import DockerfileParser
 
 from astrohub.images.spec import ImageSpec, ImageSpecError
 
 
+def _parsed(dockerfile: Path) -> DockerfileParser:
+    return DockerfileParser(str(dockerfile), cache_content=True)
+
+
 def dockerfile_instructions(dockerfile: Path) -> list[tuple[str, str]]:
-    """``(INSTRUCTION, arguments)`` pairs, with comments dropped and continuations joined."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in Path(dockerfile).read_text("utf-8").splitlines():
-        stripped = raw.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if pending and stripped.startswith("#"):
-            continue  # comment lines inside a continued instruction
-        if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
-            continue
-        line = pending + stripped
-        pending = ""
-        keyword, _, rest = line.partition(" ")
-        instructions.append((keyword.upper(), rest.strip()))
-    if pending:
-        keyword, _, rest = pending.strip().partition(" ")
-        instructions.append((keyword.upper(), rest.strip()))
-    return instructions
+    """``(INSTRUCTION, arguments)`` pairs, comments dropped and continuations joined
+    (dockerfile-parse)."""
+    return [
+        (item["instruction"], item["value"])
+        for item in _parsed(dockerfile).structure
+        if item["instruction"] != "COMMENT"
+    ]
 
 
 def base_image(dockerfile: Path) -> str:
     """The final stage's ``FROM`` image, with global ``ARG`` defaults substituted."""
-    args: dict[str, str] = {}
-    base: str | None = None
-    for keyword, rest in dockerfile_instructions(dockerfile):
-        if keyword == "ARG" and base is None:
-            name, _, default = rest.partition("=")
-            args[name.strip()] = default.strip().strip('"')
-        elif keyword == "FROM":
-            words = [w for w in rest.split() if not w.startswith("--")]
-            base = re.sub(
-                r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", lambda m: args.get(m.group(1), ""), words[0]
-            )
-    if base is None:
+    base = _parsed(dockerfile).baseimage
+    if not base:
         raise ImageSpecError(f"{dockerfile}: no FROM instruction")
-    return base
+    return str(base)
 
 
 def common_base_image(images: Sequence[ImageSpec]) -> str:
