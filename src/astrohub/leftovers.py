@@ -17,6 +17,16 @@ Client = Any  # a boto3 client; botocore builds them dynamically, so no static t
 Finder = Callable[[Callable[[str], Client], str, dict[str, str]], list[str]]
 
 
+def _items(client: Client, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a list call: page by page with botocore's paginator where the API pages
+    (IAM lists 100 at a time, EC2 and EFS take a NextToken), else the one response."""
+    if client.can_paginate(operation):
+        paginator = client.get_paginator(operation)
+        return [item for page in paginator.paginate(**kwargs) for item in page[key]]
+    items: list[dict[str, Any]] = getattr(client, operation)(**kwargs)[key]
+    return items
+
+
 def _tag_filter(namespace: str) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{TAG_KEY}", "Values": [namespace]}]
 
@@ -24,12 +34,14 @@ def _tag_filter(namespace: str) -> list[dict[str, Any]]:
 def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
     efs = clients("efs")
     found = []
-    for fs in efs.describe_file_systems()["FileSystems"]:
+    for fs in _items(efs, "describe_file_systems", "FileSystems"):
         tags = {t["Key"]: t["Value"] for t in fs.get("Tags", [])}
         if tags.get(TAG_KEY) != namespace or fs.get("LifeCycleState") == "deleted":
             continue
         found.append(f"efs file system {fs['FileSystemId']}")
-        for ap in efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]:
+        for ap in _items(
+            efs, "describe_access_points", "AccessPoints", FileSystemId=fs["FileSystemId"]
+        ):
             found.append(f"efs access point {ap['AccessPointId']}")
     found += _security_groups(clients, namespace, [names["efs_clients"], names["efs_mounts"]])
     return found
@@ -38,73 +50,75 @@ def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
 def _security_groups(
     clients: Callable[[str], Client], namespace: str, group_names: list[str]
 ) -> list[str]:
-    groups = clients("ec2").describe_security_groups(
-        Filters=[*_tag_filter(namespace), {"Name": "group-name", "Values": group_names}]
-    )["SecurityGroups"]
+    groups = _items(
+        clients("ec2"),
+        "describe_security_groups",
+        "SecurityGroups",
+        Filters=[*_tag_filter(namespace), {"Name": "group-name", "Values": group_names}],
+    )
     return [f"security group {g['GroupId']} ({g['GroupName']})" for g in groups]
 
 
 def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
     ec2, iam = clients("ec2"), clients("iam")
     found = []
-    for reservation in ec2.describe_instances(Filters=_tag_filter(namespace))["Reservations"]:
+    for reservation in _items(
+        ec2, "describe_instances", "Reservations", Filters=_tag_filter(namespace)
+    ):
         for instance in reservation["Instances"]:
             if instance["State"]["Name"] not in ("terminated", "shutting-down"):
                 found.append(f"ec2 instance {instance['InstanceId']}")
-    for pair in ec2.describe_key_pairs(Filters=_tag_filter(namespace))["KeyPairs"]:
+    for pair in _items(ec2, "describe_key_pairs", "KeyPairs", Filters=_tag_filter(namespace)):
         found.append(f"key pair {pair['KeyName']}")
     found += _security_groups(clients, namespace, [names["ci_ssh"]])
     name = names["ci_node"]
     found += [
         f"iam instance profile {p['InstanceProfileName']}"
-        for p in _pages(iam, "list_instance_profiles", "InstanceProfiles")
+        for p in _items(iam, "list_instance_profiles", "InstanceProfiles")
         if p["InstanceProfileName"] == name
     ]
     found += [
         f"iam role {r['RoleName']}"
-        for r in _pages(iam, "list_roles", "Roles")
+        for r in _items(iam, "list_roles", "Roles")
         if r["RoleName"] == name
     ]
     found += [
         f"iam policy {p['PolicyName']}"
-        for p in _pages(iam, "list_policies", "Policies", Scope="Local")
+        for p in _items(iam, "list_policies", "Policies", Scope="Local")
         if p["PolicyName"].startswith(f"{name}-") or p["PolicyName"] == names["kops_boundary"]
     ]
     return found
 
 
-def _pages(client: Client, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-    """Every item of a paged list call (IAM lists 100 at a time)."""
-    paginator = client.get_paginator(operation)
-    return [item for page in paginator.paginate(**kwargs) for item in page[key]]
-
-
 def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
-    buckets = clients("s3").list_buckets()["Buckets"]
+    buckets = _items(clients("s3"), "list_buckets", "Buckets")
     return [f"s3 bucket {b['Name']}" for b in buckets if b["Name"] == names["state_bucket"]]
 
 
 def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
     ec2 = clients("ec2")
     tagged = _tag_filter(namespace)
-    found = [f"vpc {v['VpcId']}" for v in ec2.describe_vpcs(Filters=tagged)["Vpcs"]]
-    found += [f"subnet {s['SubnetId']}" for s in ec2.describe_subnets(Filters=tagged)["Subnets"]]
+    found = [f"vpc {v['VpcId']}" for v in _items(ec2, "describe_vpcs", "Vpcs", Filters=tagged)]
+    found += [
+        f"subnet {s['SubnetId']}"
+        for s in _items(ec2, "describe_subnets", "Subnets", Filters=tagged)
+    ]
     found += [
         f"internet gateway {g['InternetGatewayId']}"
-        for g in ec2.describe_internet_gateways(Filters=tagged)["InternetGateways"]
+        for g in _items(ec2, "describe_internet_gateways", "InternetGateways", Filters=tagged)
     ]
     found += [
         f"nat gateway {n['NatGatewayId']}"
-        for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
+        for n in _items(ec2, "describe_nat_gateways", "NatGateways", Filters=tagged)
         if n["State"] not in ("deleted", "deleting")
     ]
     found += [
         f"elastic ip {a['AllocationId']}"
-        for a in ec2.describe_addresses(Filters=tagged)["Addresses"]
+        for a in _items(ec2, "describe_addresses", "Addresses", Filters=tagged)
     ]
     found += [
         f"route table {t['RouteTableId']}"
-        for t in ec2.describe_route_tables(Filters=tagged)["RouteTables"]
+        for t in _items(ec2, "describe_route_tables", "RouteTables", Filters=tagged)
     ]
     return found
 
@@ -113,7 +127,7 @@ def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
     ecr = clients("ecr")
     return [
         f"ecr repository {r['repositoryName']}"
-        for r in ecr.describe_repositories()["repositories"]
+        for r in _items(ecr, "describe_repositories", "repositories")
         if r["repositoryName"].startswith(f"{namespace}/")
     ]
 
