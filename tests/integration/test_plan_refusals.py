@@ -48,11 +48,11 @@ def run_module(module: str, args: dict[str, object]) -> dict[str, object]:
     return result["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
-def helm_template(tmp_path: Path, values: dict[str, object]) -> dict[str, object]:
+def chart_render(tmp_path: Path, values: dict[str, object]) -> dict[str, object]:
     values_file = tmp_path / "values.yaml"
     values_file.write_text(yaml.safe_dump(values))
     return run_module(
-        "astrohub.platform.helm_template",
+        "astrohub.platform.chart_render",
         {
             "chart": str(CHART),
             "values_files": [str(values_file)],
@@ -65,7 +65,7 @@ def helm_template(tmp_path: Path, values: dict[str, object]) -> dict[str, object
 
 
 def test_good_values_render(tmp_path: Path) -> None:
-    result = helm_template(tmp_path, {"singleuser": {"defaultUrl": "/lab"}})
+    result = chart_render(tmp_path, {"singleuser": {"defaultUrl": "/lab"}})
     assert not result.get("failed"), result.get("msg")
     assert (tmp_path / "rendered.yaml").read_text().count("kind: Deployment") >= 3
 
@@ -82,7 +82,7 @@ def test_good_values_render(tmp_path: Path) -> None:
     ids=["typo-key", "wrong-type"],
 )
 def test_broken_values_are_refused(tmp_path: Path, values: dict, message: str) -> None:
-    result = helm_template(tmp_path, values)
+    result = chart_render(tmp_path, values)
     assert result.get("failed") is True
     assert "the values do not fit the chart's schema" in result["msg"]
     assert message in result["msg"]

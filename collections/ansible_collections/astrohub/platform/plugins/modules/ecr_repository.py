@@ -63,6 +63,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
 )
 
 
@@ -99,8 +100,7 @@ def converge(module: Any, client: Any, repo: dict) -> bool:
         client.list_tags_for_resource(resourceArn=arn)["tags"], "Key", "Value"
     )
     want = module.params["tags"]
-    add = {k: v for k, v in want.items() if have.get(k) != v}
-    remove = [k for k in have if k not in want]
+    add, remove = compare_aws_tags(have, want, purge_tags=True)
     if add or remove:
         changed = True
         if not module.check_mode:

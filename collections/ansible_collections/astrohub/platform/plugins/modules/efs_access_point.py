@@ -99,6 +99,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleA
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     ansible_dict_to_boto3_tag_list,
     boto3_tag_list_to_ansible_dict,
+    compare_aws_tags,
 )
 
 
@@ -137,8 +138,7 @@ def mismatches(point: dict, spec: dict) -> list[str]:
 
 def sync_tags(module: Any, client: Any, point: dict, tags: dict) -> bool:
     have = boto3_tag_list_to_ansible_dict(point.get("Tags", []))
-    add = {k: v for k, v in tags.items() if have.get(k) != v}
-    remove = [k for k in have if k not in tags]
+    add, remove = compare_aws_tags(have, tags, purge_tags=True)
     if not (add or remove):
         return False
     if not module.check_mode:

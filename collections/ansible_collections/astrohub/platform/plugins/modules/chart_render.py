@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-module: helm_template
+module: chart_render
 short_description: Render a chart with Helm's Go engine, validate it, write the result
 description:
   - Reads O(values_files) in order (later files win, as repeated C(helm -f)), validates the
@@ -47,7 +47,7 @@ options:
 
 EXAMPLES = r"""
 - name: Render the hub
-  astrohub.platform.helm_template:
+  astrohub.platform.chart_render:
     chart: build/cache/jupyterhub-4.4.0.tgz
     values_files:
       - build/astrohub/jupyterhub-values/10-base.yaml
