@@ -19,7 +19,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import jsonschema
 import yaml
 from packaging.version import Version
@@ -30,8 +29,6 @@ ARCHIVE_REGION = "us-east-1"
 MIN_PYTHON = (3, 11)
 MIN_ANSIBLE_CORE = (2, 19)
 
-# The commercial AWS regions: botocore's endpoint data, current with each botocore release.
-AWS_REGIONS = frozenset(botocore.session.get_session().get_available_regions("ec2"))
 
 SSH_KEY_TYPES = (
     "ssh-ed25519",
@@ -171,6 +168,19 @@ def _cidr(value: str) -> ipaddress.IPv4Network | None:
         return None
 
 
+@cache
+def aws_regions() -> frozenset[str]:
+    """The commercial AWS regions: botocore's endpoint data, current with each botocore release.
+
+    botocore is imported on first use: imported with this module it cost about 9 CPU-seconds
+    per playbook run (measured; Ansible loads the preflight plugin, and so this module, in
+    many of its processes), where the check itself takes a third of a second once.
+    """
+    import botocore.session
+
+    return frozenset(botocore.session.Session().get_available_regions("ec2"))
+
+
 def _format_errors(settings: Mapping[str, Any]) -> list[str]:
     """Checks of our own formats (x-format), which JSON Schema does not know."""
     messages: list[str] = []
@@ -204,8 +214,8 @@ def _format_problem(spec: dict[str, Any], value: str) -> str | None:
             return None  # reported with its own message by _rule_errors
         if not low <= net.prefixlen <= high:
             return f"{value!r} has prefix /{net.prefixlen}, outside /{low} to /{high}"
-    elif kind == "aws-region" and value not in AWS_REGIONS:
-        close = difflib.get_close_matches(value, sorted(AWS_REGIONS), n=1)
+    elif kind == "aws-region" and value not in aws_regions():
+        close = difflib.get_close_matches(value, sorted(aws_regions()), n=1)
         return f"{value!r} is not a known AWS region" + (
             f" (did you mean '{close[0]}'?)" if close else ""
         )
@@ -324,7 +334,7 @@ def _warnings(settings: Mapping[str, Any]) -> list[str]:
     merged = {**defaults(), **settings}
     warnings: list[str] = []
     region = merged.get("aws_region")
-    if isinstance(region, str) and region != ARCHIVE_REGION and region in AWS_REGIONS:
+    if isinstance(region, str) and region != ARCHIVE_REGION and region in aws_regions():
         warnings.append(
             f"aws_region is {region}: the public HST, TESS and Kepler data (s3://stpubdata) "
             f"are free to read only from {ARCHIVE_REGION}; reading them from {region} is "
