@@ -95,32 +95,26 @@ def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, str])
     return [f"s3 bucket {b['Name']}" for b in buckets if b["Name"] == names["state_bucket"]]
 
 
+# The network's tagged resources: (what, list call, response key, id key).
+NETWORK_RESOURCES = (
+    ("vpc", "describe_vpcs", "Vpcs", "VpcId"),
+    ("subnet", "describe_subnets", "Subnets", "SubnetId"),
+    ("internet gateway", "describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+    ("nat gateway", "describe_nat_gateways", "NatGateways", "NatGatewayId"),
+    ("elastic ip", "describe_addresses", "Addresses", "AllocationId"),
+    ("route table", "describe_route_tables", "RouteTables", "RouteTableId"),
+)
+
+
 def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
     ec2 = clients("ec2")
-    tagged = _tag_filter(namespace)
-    found = [f"vpc {v['VpcId']}" for v in _items(ec2, "describe_vpcs", "Vpcs", Filters=tagged)]
-    found += [
-        f"subnet {s['SubnetId']}"
-        for s in _items(ec2, "describe_subnets", "Subnets", Filters=tagged)
+    return [
+        f"{what} {item[id_key]}"
+        for what, operation, key, id_key in NETWORK_RESOURCES
+        for item in _items(ec2, operation, key, Filters=_tag_filter(namespace))
+        # A deleted NAT gateway stays listed for a while.
+        if item.get("State") not in ("deleted", "deleting")
     ]
-    found += [
-        f"internet gateway {g['InternetGatewayId']}"
-        for g in _items(ec2, "describe_internet_gateways", "InternetGateways", Filters=tagged)
-    ]
-    found += [
-        f"nat gateway {n['NatGatewayId']}"
-        for n in _items(ec2, "describe_nat_gateways", "NatGateways", Filters=tagged)
-        if n["State"] not in ("deleted", "deleting")
-    ]
-    found += [
-        f"elastic ip {a['AllocationId']}"
-        for a in _items(ec2, "describe_addresses", "Addresses", Filters=tagged)
-    ]
-    found += [
-        f"route table {t['RouteTableId']}"
-        for t in _items(ec2, "describe_route_tables", "RouteTables", Filters=tagged)
-    ]
-    return found
 
 
 def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
