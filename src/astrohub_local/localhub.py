@@ -48,7 +48,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -66,6 +65,7 @@ from traitlets import Integer, List, Unicode, default
 from astrohub import chart as charts
 from astrohub import manifests
 from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_prefix
+from astrohub_local.stopping import stop_on_signal
 
 REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -894,12 +894,10 @@ def run_demo(
     render: Callable[[Mapping[str, str]], int], namespace_dir: Path, *, wait: bool = True
 ) -> int:
     """:func:`local_demo`, kept up until Ctrl-C (or SIGTERM) when ``wait``; an exit code."""
-    done = threading.Event()
     try:
         with local_demo(render, namespace_dir):
             if wait:
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    signal.signal(sig, lambda *_: done.set())
+                done = stop_on_signal()
                 print("==> Ctrl-C stops the hub.", flush=True)
                 done.wait()
     except LocalHubError as exc:
@@ -941,9 +939,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         proxy_cmd=args.proxy_cmd,
         singleuser=args.singleuser,
     )
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+    done = stop_on_signal()
     try:
         hub.start()
     except LocalHubError as exc:

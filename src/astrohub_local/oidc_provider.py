@@ -39,7 +39,6 @@ import logging
 import os
 import re
 import secrets
-import signal
 import socket
 import sys
 import threading
@@ -56,6 +55,8 @@ from tornado.escape import xhtml_escape
 from tornado.httpserver import HTTPServer
 from tornado.httputil import url_concat
 from tornado.netutil import bind_sockets
+
+from astrohub_local.stopping import stop_on_signal
 
 log = logging.getLogger("astrohub_local.oidc_provider")
 
@@ -846,9 +847,7 @@ def main(argv: list[str] | None = None) -> int:
         redirect_uris=args.redirect_uri,
         require_pkce=args.require_pkce,
     ).start()
-    done = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: done.set())
+    done = stop_on_signal()
     if args.url_file is not None:
         partial = args.url_file.with_name(args.url_file.name + ".partial")
         partial.write_text(provider.url + "\n")
