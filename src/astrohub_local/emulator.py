@@ -60,7 +60,12 @@ if TYPE_CHECKING:
 __all__ = ["CallCounter", "Emulator", "EmulatorMiddleware", "main"]
 
 HOST = "127.0.0.1"
-STARTUP_TIMEOUT_SECONDS = 15.0
+# How long a start may take before it counts as hung: generous, because a start under a loaded
+# CPU (the test suites run side by side) takes many times the 2-3 s of an idle one. It is no
+# speed check; a process that dies is reported at once.
+STARTUP_TIMEOUT_SECONDS = 120.0
+# How long a stop may take before the server thread or the process is given up on or killed.
+STOP_TIMEOUT_SECONDS = 15.0
 
 WSGIEnvironment = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -468,7 +473,7 @@ class Emulator:
         if thread is not None and thread.is_alive():
             # shutdown() waits for serve_forever(), so only ask a running thread.
             server.shutdown()
-            thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
+            thread.join(timeout=STOP_TIMEOUT_SECONDS)
         server.server_close()
 
     def calls(self) -> Counter[str]:
@@ -520,11 +525,15 @@ class EmulatorProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        log_path = self._state_dir / "emulator.log"
         deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
         while not url_file.is_file():
-            if self._process.poll() is not None or time.monotonic() > deadline:
+            exited = self._process.poll()
+            if exited is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"the emulator did not start (see {self._state_dir})")
+                why = f"exited with {exited}" if exited is not None else "timed out"
+                tail = log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the emulator did not start ({why}); {log_path} ends:\n{tail}")
             time.sleep(0.05)
         self._url = url_file.read_text().strip()
         return self
@@ -534,7 +543,7 @@ class EmulatorProcess:
         if process is not None and process.poll() is None:
             process.terminate()
             try:
-                process.wait(timeout=STARTUP_TIMEOUT_SECONDS)
+                process.wait(timeout=STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

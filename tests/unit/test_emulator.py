@@ -19,7 +19,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from astrohub_local.emulator import Emulator
+from astrohub_local import emulator as emulator_module
+from astrohub_local.emulator import Emulator, EmulatorProcess
 
 REGION = "us-east-1"
 DEADLINE_SECONDS = 30.0
@@ -279,6 +280,15 @@ def test_cli_serves_until_signalled(tmp_path: Path, signum: signal.Signals) -> N
     # Removed on exit, so nobody later takes them for a live emulator.
     assert not url_file.exists()
     assert not pid_file.exists()
+
+
+def test_a_process_that_dies_at_start_is_reported_with_its_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Debian's Python has no astrohub_local: the emulator process dies at its first import.
+    monkeypatch.setattr(emulator_module.sys, "executable", "/usr/bin/python3")
+    with pytest.raises(RuntimeError, match=r"exited with 1(.|\n)*No module named 'astrohub_local'"):
+        EmulatorProcess(tmp_path).start()
 
 
 def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
