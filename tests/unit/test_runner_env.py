@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
-from astrohub_local.runner import MITOGEN_SITE, offline_env
+from astrohub_local.runner import MITOGEN_SITE, declared_collections, offline_env
 
 # Two boto3 sessions in one Python, as two amazon.aws module calls under Mitogen make them:
 # do they parse botocore's models once (one loader) or twice?
@@ -54,3 +57,45 @@ def test_deprecation_warnings_are_found_but_the_unavoidable_ones() -> None:
     assert [d[:60] for d in result.deprecations] == [
         "[DEPRECATION WARNING]: The network parameter has been deprec"
     ]
+
+
+def installed_collection(root: Path, name: str, depends_on: dict[str, str]) -> None:
+    path = root / name.replace(".", "/")
+    path.mkdir(parents=True)
+    info = {"collection_info": {"namespace": name.split(".")[0], "dependencies": depends_on}}
+    (path / "MANIFEST.json").write_text(json.dumps(info))
+
+
+def test_declared_collections_follow_requirements_and_their_dependencies(tmp_path: Path) -> None:
+    installed = tmp_path / "ansible_collections"
+    installed_collection(installed, "community.aws", {"amazon.aws": ">=10.0.0"})
+    installed_collection(installed, "amazon.aws", {})
+    installed_collection(installed, "ansible.posix", {})
+    installed_collection(installed, "community.docker", {})  # installed, not declared
+    requirements = tmp_path / "requirements.yml"
+    requirements.write_text("collections:\n  - name: community.aws\n  - name: ansible.posix\n")
+    names = declared_collections(requirements, installed)
+    assert names == ["amazon.aws", "ansible.posix", "community.aws"]
+
+
+def test_the_runs_see_this_repository_and_the_declared_collections_only() -> None:
+    env = offline_env("http://127.0.0.1:9")
+    listing = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-galaxy")), "collection", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    visible = {
+        line.split()[0] for line in listing.splitlines() if re.match(r"^[a-z_]+\.[a-z_]+ ", line)
+    }
+    # ansible._protomatter is ansible-core's own, always there.
+    assert visible - {"ansible._protomatter"} == {
+        "astrohub.platform",
+        "amazon.aws",
+        "community.aws",
+        "kubernetes.core",
+        "community.general",
+        "ansible.posix",
+    }
