@@ -12,6 +12,8 @@ server instead of AWS. On top of moto it adds:
 * AWS's own resource-type name for NAT gateways in EC2 ``DescribeTags``
   (``natgateway``; moto says ``nat-gateway``, so ``amazon.aws.ec2_vpc_nat_gateway``,
   which filters on AWS's name, saw no tags and re-tagged on every run);
+* ``tag:<key>``, ``tag-key`` and ``tag-value`` filters in EC2 ``DescribeNatGateways``, which
+  moto ignores: a network teardown found, and deleted, every deployment's NAT gateways;
 * policy conditions evaluated as AWS does for what our policies use: the ``Bool``
   operator, requests counted as ``aws:SecureTransport=true`` (the emulator stands in for
   AWS's HTTPS endpoints), and a statement whose condition does not hold is neutral.
@@ -102,6 +104,26 @@ def align_ec2_tag_resource_types() -> None:
     from moto.ec2 import utils as ec2_utils
 
     ec2_utils.EC2_PREFIX_TO_RESOURCE["nat"] = "natgateway"
+
+
+def filter_nat_gateways_by_tag() -> None:
+    """Apply the tag filters of DescribeNatGateways (moto applies only id, VPC, subnet, state)."""
+    from moto.ec2.models.nat_gateways import NatGatewayBackend
+    from moto.ec2.utils import tag_filter_matches
+
+    original = NatGatewayBackend.describe_nat_gateways
+    if getattr(original, "_astrohub_patched", False):
+        return
+
+    def describe_nat_gateways(self: Any, filters: Any, nat_gateway_ids: Any) -> Any:
+        found = original(self, filters, nat_gateway_ids)
+        for name, values in (filters or {}).items():
+            if name.startswith("tag"):
+                found = [gateway for gateway in found if tag_filter_matches(gateway, name, values)]
+        return found
+
+    describe_nat_gateways._astrohub_patched = True  # type: ignore[attr-defined]
+    NatGatewayBackend.describe_nat_gateways = describe_nat_gateways  # type: ignore[method-assign]
 
 
 def evaluate_policy_conditions_like_aws() -> None:
@@ -425,6 +447,7 @@ class Emulator:
         if self._server is not None:
             raise RuntimeError("emulator is already running")
         align_ec2_tag_resource_types()
+        filter_nat_gateways_by_tag()
         evaluate_policy_conditions_like_aws()
         # Built the way moto.server / ThreadedMotoServer build theirs.
         moto_app = DomainDispatcherApplication(create_backend_app)

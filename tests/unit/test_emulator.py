@@ -317,6 +317,38 @@ def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
     assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("k", "v", "natgateway")]
 
 
+def test_nat_gateways_are_filtered_by_tag(aws_emulator: Emulator) -> None:
+    """One deployment's teardown finds its NAT gateways by tag, never another's."""
+    ec2 = boto3.client(
+        "ec2",
+        endpoint_url=aws_emulator.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    made = {}
+    for deployment in ("ours", "theirs"):
+        alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        tags = [{"Key": "astrohub:deployment", "Value": deployment}]
+        made[deployment] = ec2.create_nat_gateway(
+            SubnetId=subnet,
+            AllocationId=alloc,
+            TagSpecifications=[{"ResourceType": "natgateway", "Tags": tags}],
+        )["NatGateway"]["NatGatewayId"]
+
+    def found(*filters: tuple[str, list[str]]) -> set[str]:
+        request = [{"Name": name, "Values": values} for name, values in filters]
+        gateways = ec2.describe_nat_gateways(Filter=request)["NatGateways"]
+        return {g["NatGatewayId"] for g in gateways} & set(made.values())
+
+    assert found(("tag:astrohub:deployment", ["ours"])) == {made["ours"]}
+    assert found(("tag:astrohub:deployment", ["ours"]), ("state", ["available"])) == {made["ours"]}
+    assert found(("tag-key", ["astrohub:deployment"])) == set(made.values())
+    assert found(("tag-value", ["theirs"])) == {made["theirs"]}
+
+
 def test_policy_statement_with_unmet_condition_does_not_apply(aws_emulator: Emulator) -> None:
     """A TLS-only Deny (conditioned on aws:SecureTransport) must not deny everything."""
     s3 = boto3.client(
