@@ -36,7 +36,6 @@ import io
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -44,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -55,6 +54,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Response
+
+from astrohub_local.stopping import serve_until_signalled
 
 if TYPE_CHECKING:
     from moto.efs.models import EFSBackend, FileSystem
@@ -587,13 +588,6 @@ class EmulatorProcess:
         self.reset_calls()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # Pollers wait for the file to exist; they must never see it half written.
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the emulator until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(
@@ -605,33 +599,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid-file", type=Path, help="write this process's id here")
     args = parser.parse_args(argv)
 
-    stop = threading.Event()
+    emulator = Emulator(args.port)
 
-    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
+    def start() -> str:
+        emulator.start()
+        # moto builds URLs back to itself (e.g. for Lambda) from MOTO_PORT.
+        os.environ.setdefault("MOTO_PORT", str(emulator.port))
+        return emulator.url
 
-    # Installed before starting so an early signal still shuts down cleanly.
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    written: list[Path] = []
-    try:
-        with Emulator(args.port) as emulator:
-            # moto builds URLs back to itself (e.g. for Lambda) from MOTO_PORT.
-            os.environ.setdefault("MOTO_PORT", str(emulator.port))
-            if args.pid_file:
-                _write_atomically(args.pid_file, f"{os.getpid()}\n")
-                written.append(args.pid_file)
-            print(f"AWS emulator listening on {emulator.url}", flush=True)
-            if args.url_file:
-                # Last, because callers take the URL file as the ready signal.
-                _write_atomically(args.url_file, f"{emulator.url}\n")
-                written.append(args.url_file)
-            stop.wait()
-    finally:
-        for path in written:
-            # Gone with the server, so no later caller mistakes them for a live one.
-            path.unlink(missing_ok=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    serve_until_signalled(
+        start,
+        emulator.stop,
+        banner="AWS emulator listening on {url}",
+        url_file=args.url_file,
+        pid_file=args.pid_file,
+    )
     return 0
 
 

@@ -65,7 +65,7 @@ from traitlets import Integer, List, Unicode, default
 from astrohub import chart as charts
 from astrohub import manifests
 from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_prefix
-from astrohub_local.stopping import stop_on_signal
+from astrohub_local.stopping import serve_until_signalled, stop_on_signal
 
 REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -939,15 +939,16 @@ def main(argv: Iterable[str] | None = None) -> int:
         proxy_cmd=args.proxy_cmd,
         singleuser=args.singleuser,
     )
-    done = stop_on_signal()
-    try:
+
+    def start() -> str:
         hub.start()
+        return hub.url
+
+    try:
+        serve_until_signalled(start, hub.stop)
     except LocalHubError as exc:
         print(f"localhub: {exc}", file=sys.stderr)
         return 1
-    print(hub.url, flush=True)
-    done.wait()
-    hub.stop()
     return 0
 
 

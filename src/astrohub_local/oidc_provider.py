@@ -56,7 +56,7 @@ from tornado.httpserver import HTTPServer
 from tornado.httputil import url_concat
 from tornado.netutil import bind_sockets
 
-from astrohub_local.stopping import stop_on_signal
+from astrohub_local.stopping import serve_until_signalled
 
 log = logging.getLogger("astrohub_local.oidc_provider")
 
@@ -846,15 +846,8 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         redirect_uris=args.redirect_uri,
         require_pkce=args.require_pkce,
-    ).start()
-    done = stop_on_signal()
-    if args.url_file is not None:
-        partial = args.url_file.with_name(args.url_file.name + ".partial")
-        partial.write_text(provider.url + "\n")
-        partial.replace(args.url_file)
-    print(provider.url, flush=True)
-    done.wait()
-    provider.stop()
+    )
+    serve_until_signalled(lambda: provider.start().url, provider.stop, url_file=args.url_file)
     return 0
 
 

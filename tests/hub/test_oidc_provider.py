@@ -399,6 +399,7 @@ def test_cli_prints_its_url_and_serves(tmp_path: Path) -> None:
         out, err = process.communicate(timeout=30)
     assert out.strip() == url
     assert process.returncode == 0
+    assert not url_file.exists()  # gone with the server: nobody takes it for a live one
     assert "cli-secret" not in out + err
 
 

@@ -291,15 +291,9 @@ def test_a_process_that_dies_at_start_is_reported_with_its_log(
         EmulatorProcess(tmp_path).start()
 
 
-def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
+def test_nat_gateway_tags_use_aws_resource_type(client: ClientFactory) -> None:
     """amazon.aws.ec2_vpc_nat_gateway reads tags with resource-type=natgateway (AWS's name)."""
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=aws_emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
@@ -317,15 +311,9 @@ def test_nat_gateway_tags_use_aws_resource_type(aws_emulator: Emulator) -> None:
     assert [(t["Key"], t["Value"], t["ResourceType"]) for t in tags] == [("k", "v", "natgateway")]
 
 
-def test_nat_gateways_are_filtered_by_tag(aws_emulator: Emulator) -> None:
+def test_nat_gateways_are_filtered_by_tag(client: ClientFactory) -> None:
     """One deployment's teardown finds its NAT gateways by tag, never another's."""
-    ec2 = boto3.client(
-        "ec2",
-        endpoint_url=aws_emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
     made = {}
@@ -349,15 +337,9 @@ def test_nat_gateways_are_filtered_by_tag(aws_emulator: Emulator) -> None:
     assert found(("tag-value", ["theirs"])) == {made["theirs"]}
 
 
-def test_policy_statement_with_unmet_condition_does_not_apply(aws_emulator: Emulator) -> None:
+def test_policy_statement_with_unmet_condition_does_not_apply(client: ClientFactory) -> None:
     """A TLS-only Deny (conditioned on aws:SecureTransport) must not deny everything."""
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=aws_emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    s3 = client("s3")
     bucket = f"policy-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
 
