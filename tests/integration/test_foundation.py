@@ -287,6 +287,31 @@ class TestTeardown:
         assert result.returncode != 0
         assert snapshot(disposable.emulator.url, disposable.namespace) == before
 
+    @pytest.mark.parametrize(
+        ("scope", "what"), [("fixture-s3", "the state bucket"), ("fixture-ci", "the CI node")]
+    )
+    def test_a_cluster_with_its_state_in_the_bucket_is_not_orphaned(
+        self, scope: str, what: str, disposable: Deployment
+    ) -> None:
+        """kops lists a cluster for every <name>/config in its state store (v1.36.2
+        vfsclientset listNames); while one is there, neither the bucket nor the node may go."""
+        bucket = f"{disposable.namespace}-kops-state"
+        s3 = disposable.clients()["s3"]
+        key = f"{disposable.cluster}/config"
+        version = s3.put_object(Bucket=bucket, Key=key, Body=b"kind: Cluster\n")["VersionId"]
+        try:
+            before = snapshot(disposable.emulator.url, disposable.namespace)
+            result = disposable.run("teardown.yml", tags=[scope], strategy="linear")
+            assert result.returncode != 0
+            [failure] = result.failures
+            assert f"The kops cluster {disposable.cluster} still keeps its state" in failure
+            assert f"removing {what} now" in failure
+            assert "Nothing has been deleted" in failure and "-t kubernetes" in failure
+            assert snapshot(disposable.emulator.url, disposable.namespace) == before
+        finally:
+            # The version itself, not a delete marker: the bucket is as it was.
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+
     def test_fixture_s3_removes_only_the_state_bucket(self, disposable: Deployment) -> None:
         bucket = f"{disposable.namespace}-kops-state"
         s3 = disposable.clients()["s3"]
