@@ -1,8 +1,9 @@
 """Find what a deployment still has in AWS, by scope, so teardown can prove it left nothing.
 
 Resources are found by the ``astrohub:deployment`` tag; IAM and S3 (which cannot be filtered
-by tag server-side) by their deployment-derived names, confirmed by the tag where present.
-Deleted-but-still-listed states (terminated instances, deleted NAT gateways) do not count.
+by tag server-side) by their deployment-derived names, confirmed by the tag where present; what
+kops and Kubernetes made for the cluster by the tag they put on it. Deleted-but-still-listed
+states (terminated instances, deleted NAT gateways) do not count.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 TAG_KEY = "astrohub:deployment"
-SCOPES = ("efs", "ci", "s3", "ecr", "network")
+SCOPES = ("kubernetes", "efs", "ci", "s3", "ecr", "network")
+# ELB's DescribeTags takes at most 20 load balancers or target groups a call.
+ELB_TAGS_PER_CALL = 20
 
 Client = Any  # a boto3 client; botocore builds them dynamically, so no static type exists
 Finder = Callable[[Callable[[str], Client], str, dict[str, str]], list[str]]
@@ -29,6 +32,82 @@ def _items(client: Client, operation: str, key: str, **kwargs: Any) -> list[dict
 
 def _tag_filter(namespace: str) -> list[dict[str, Any]]:
     return [{"Name": f"tag:{TAG_KEY}", "Values": [namespace]}]
+
+
+def _cluster_owned(cluster: str) -> tuple[str, str]:
+    """kops tags what it makes for a cluster kubernetes.io/cluster/<name>=owned (its tag set
+    "owned", kops v1.36.2 pkg/model/context.go), as Kubernetes' AWS cloud provider does the load
+    balancers and security groups of LoadBalancer services; "shared" marks our VPC and subnets,
+    which outlive the cluster."""
+    return f"kubernetes.io/cluster/{cluster}", "owned"
+
+
+def _elb_owned(
+    client: Client, describe: str, key: str, ids: list[str], id_arg: str, cluster: str
+) -> list[str]:
+    tag_key, tag_value = _cluster_owned(cluster)
+    owned = []
+    for start in range(0, len(ids), ELB_TAGS_PER_CALL):
+        batch = ids[start : start + ELB_TAGS_PER_CALL]
+        for described in getattr(client, describe)(**{id_arg: batch})["TagDescriptions"]:
+            tags = {t["Key"]: t["Value"] for t in described.get("Tags", [])}
+            if tags.get(tag_key) == tag_value:
+                owned.append(described[key])
+    return owned
+
+
+# What kops and Kubernetes make in EC2 for a cluster: (what, list call, response key, id key).
+CLUSTER_EC2_RESOURCES = (
+    ("volume", "describe_volumes", "Volumes", "VolumeId"),
+    ("security group", "describe_security_groups", "SecurityGroups", "GroupId"),
+    ("network interface", "describe_network_interfaces", "NetworkInterfaces", "NetworkInterfaceId"),
+    ("launch template", "describe_launch_templates", "LaunchTemplates", "LaunchTemplateId"),
+)
+
+
+def _kubernetes(
+    clients: Callable[[str], Client], namespace: str, names: dict[str, str]
+) -> list[str]:
+    tag_key, tag_value = _cluster_owned(names["cluster"])
+    owned = [{"Name": f"tag:{tag_key}", "Values": [tag_value]}]
+    ec2 = clients("ec2")
+    found = [
+        f"ec2 instance {instance['InstanceId']}"
+        for reservation in _items(ec2, "describe_instances", "Reservations", Filters=owned)
+        for instance in reservation["Instances"]
+        if instance["State"]["Name"] not in ("terminated", "shutting-down")
+    ]
+    found += [
+        f"{what} {item[id_key]}"
+        for what, operation, key, id_key in CLUSTER_EC2_RESOURCES
+        for item in _items(ec2, operation, key, Filters=owned)
+    ]
+    groups = _items(
+        clients("autoscaling"), "describe_auto_scaling_groups", "AutoScalingGroups", Filters=owned
+    )
+    found += [f"auto scaling group {g['AutoScalingGroupName']}" for g in groups]
+    elbv2 = clients("elbv2")
+    for what, operation, key, arn_key in (
+        ("load balancer", "describe_load_balancers", "LoadBalancers", "LoadBalancerArn"),
+        ("target group", "describe_target_groups", "TargetGroups", "TargetGroupArn"),
+    ):
+        arns = [item[arn_key] for item in _items(elbv2, operation, key)]
+        owned_arns = _elb_owned(
+            elbv2, "describe_tags", "ResourceArn", arns, "ResourceArns", names["cluster"]
+        )
+        found += [f"{what} {arn}" for arn in owned_arns]
+    elb = clients("elb")
+    classic = [
+        lb["LoadBalancerName"]
+        for lb in _items(elb, "describe_load_balancers", "LoadBalancerDescriptions")
+    ]
+    found += [
+        f"classic load balancer {name}"
+        for name in _elb_owned(
+            elb, "describe_tags", "LoadBalancerName", classic, "LoadBalancerNames", names["cluster"]
+        )
+    ]
+    return found
 
 
 def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
@@ -127,6 +206,7 @@ def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
 
 
 FINDERS: dict[str, Finder] = {
+    "kubernetes": _kubernetes,
     "efs": _efs,
     "ci": _ci,
     "s3": _s3,
@@ -138,6 +218,7 @@ FINDERS: dict[str, Finder] = {
 def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
     """The deployment-derived names the roles use (see each role's vars/main.yml)."""
     return {
+        "cluster": f"{namespace}.k8s.local",
         "ci_node": f"{namespace}-ci-node",
         "ci_ssh": f"{namespace}-ci-node-ssh",
         "kops_boundary": f"{namespace}-kops-nodes-boundary",

@@ -263,6 +263,29 @@ class TestTeardown:
     def test_kubernetes_keeps_vpc_efs_bucket_and_ci_node(self, disposable: Deployment) -> None:
         self.check_scope(disposable, "kubernetes")
 
+    def test_what_kops_left_of_the_cluster_fails_the_kubernetes_teardown(
+        self, disposable: Deployment
+    ) -> None:
+        """An etcd volume kops made (tagged kubernetes.io/cluster/<name>=owned) that outlived
+        `kops delete cluster` is named, and the run fails."""
+        ec2 = disposable.clients()["ec2"]
+        tags = [
+            {"Key": f"kubernetes.io/cluster/{disposable.cluster}", "Value": "owned"},
+            {"Key": "Name", "Value": f"a.etcd-main.{disposable.cluster}"},
+        ]
+        volume = ec2.create_volume(
+            AvailabilityZone="us-east-1a",
+            Size=20,
+            TagSpecifications=[{"ResourceType": "volume", "Tags": tags}],
+        )["VolumeId"]
+        try:
+            result = disposable.run("teardown.yml", tags=["kubernetes"])
+            assert result.returncode != 0
+            [failure] = result.failures
+            assert "Still present after teardown" in failure and f"volume {volume}" in failure
+        finally:
+            ec2.delete_volume(VolumeId=volume)
+
     @pytest.mark.parametrize("scope", ["all-fixtures", "fixture-efs"])
     def test_home_deletion_refuses_without_confirmation(
         self, scope: str, disposable: Deployment

@@ -10,6 +10,10 @@ description:
   - Read-only. Finds the deployment's resources by the C(astrohub:deployment) tag (IAM and S3
     by their deployment-derived names) in each asked scope. Teardown ends with it and fails
     when anything it tore down is still there.
+  - The C(kubernetes) scope is what kops and Kubernetes made for the cluster
+    C(<namespace>.k8s.local), found by their C(kubernetes.io/cluster/<name>=owned) tag:
+    instances, volumes, security groups, network interfaces, launch templates, auto scaling
+    groups, load balancers and target groups.
 version_added: 0.1.0
 author: astrohub maintainers
 options:
@@ -25,7 +29,7 @@ options:
     description: Which parts to look at.
     type: list
     elements: str
-    choices: [efs, ci, s3, ecr, network]
+    choices: [kubernetes, efs, ci, s3, ecr, network]
     required: true
 extends_documentation_fragment:
   - amazon.aws.common.modules
