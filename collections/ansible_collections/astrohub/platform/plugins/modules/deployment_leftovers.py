@@ -11,9 +11,9 @@ description:
     by their deployment-derived names) in each asked scope. Teardown ends with it and fails
     when anything it tore down is still there.
   - The C(kubernetes) scope is what kops and Kubernetes made for the cluster
-    C(<namespace>.k8s.local), found by their C(kubernetes.io/cluster/<name>=owned) tag:
-    instances, volumes, security groups, network interfaces, launch templates, auto scaling
-    groups, load balancers and target groups.
+    C(<namespace>.k8s.local), found by their C(kubernetes.io/cluster/<name>=owned) tag
+    (instances, volumes, security groups, network interfaces, launch templates, auto scaling
+    groups, load balancers and target groups).
 version_added: 0.1.0
 author: astrohub maintainers
 options:
