@@ -16,7 +16,8 @@ def clients(endpoint: str) -> dict[str, Any]:
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    return {name: boto3.client(name, **kw) for name in ("ec2", "efs", "s3", "iam", "ecr", "sts")}
+    names = ("ec2", "efs", "s3", "iam", "ecr", "sts", "cloudwatch")
+    return {name: boto3.client(name, **kw) for name in names}
 
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:

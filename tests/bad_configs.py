@@ -136,6 +136,11 @@ BAD_CONFIGS = [
         "efs_home_transition_to_ia_days: expected days after which idle files move",
     ),
     BadConfig(
+        "alarm-action-not-an-sns-arn",
+        {"efs_home_alarm_actions": ["oncall@example.org"]},
+        "efs_home_alarm_actions[0]: expected ARNs of SNS topics",
+    ),
+    BadConfig(
         "throughput-mode-unknown",
         {"efs_home_throughput_mode": "elastic"},
         "efs_home_throughput_mode: expected 'bursting' or 'provisioned'",

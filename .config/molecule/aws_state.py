@@ -22,6 +22,11 @@ def efs(name: str) -> dict[str, Any]:
     if systems:
         fs_id = systems[0]["FileSystemId"]
         found["encrypted"] = systems[0]["Encrypted"]
+        found["throughput_mode"] = systems[0]["ThroughputMode"]
+        alarms = boto3.client("cloudwatch").describe_alarms(
+            AlarmNames=[f"{name}-burst-credits-low"]
+        )
+        found["burst_credits_alarm"] = len(alarms["MetricAlarms"]) == 1
         found["backup"] = client.describe_backup_policy(FileSystemId=fs_id)["BackupPolicy"][
             "Status"
         ]

@@ -123,6 +123,10 @@ def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
         ):
             found.append(f"efs access point {ap['AccessPointId']}")
     found += _security_groups(clients, namespace, [names["efs_clients"], names["efs_mounts"]])
+    alarms = _items(
+        clients("cloudwatch"), "describe_alarms", "MetricAlarms", AlarmNames=[names["efs_alarm"]]
+    )
+    found += [f"cloudwatch alarm {a['AlarmName']}" for a in alarms]
     return found
 
 
@@ -224,6 +228,7 @@ def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
         "kops_boundary": f"{namespace}-kops-nodes-boundary",
         "efs_clients": f"{namespace}-efs-clients",
         "efs_mounts": f"{namespace}-efs-mount-targets",
+        "efs_alarm": f"{namespace}-home-burst-credits-low",
         "state_bucket": state_bucket,
     }
 

@@ -185,6 +185,20 @@ class TestDeploy:
             sgs = efs.describe_mount_target_security_groups(MountTargetId=target["MountTargetId"])
             assert sgs["SecurityGroups"] == [groups[f"{NAMESPACE}-efs-mount-targets"]["GroupId"]]
 
+    def test_an_alarm_watches_the_home_stores_burst_credits(self, deployment, aws) -> None:
+        (fs,) = [
+            f
+            for f in aws["efs"].describe_file_systems()["FileSystems"]
+            if tags_of(f).get(TAG) == NAMESPACE
+        ]
+        alarm_name = f"{NAMESPACE}-home-burst-credits-low"
+        (alarm,) = aws["cloudwatch"].describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EFS", "BurstCreditBalance")
+        assert alarm["Dimensions"] == [{"Name": "FileSystemId", "Value": fs["FileSystemId"]}]
+        assert alarm["ComparisonOperator"] == "LessThanThreshold"
+        assert (alarm["Statistic"], alarm["Unit"]) == ("Minimum", "Bytes")
+        assert alarm["Threshold"] == 512 * 1024**3  # the default, efs_home_burst_credits_alarm_gib
+
     def test_access_point_creates_home_as_uid_1000_gid_100(self, deployment, aws) -> None:
         points = {
             tags_of(p)["Name"]: p for p in aws["efs"].describe_access_points()["AccessPoints"]
