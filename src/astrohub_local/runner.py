@@ -83,9 +83,9 @@ def declared_collections_path(installed: Path = INSTALLED_COLLECTIONS) -> Path:
         if link.is_symlink():
             continue
         link.parent.mkdir(parents=True, exist_ok=True)
-        # Atomic, so runs that start side by side never see a half-made link.
-        tmp = link.with_name(f".{link.name}.{os.getpid()}")
-        tmp.unlink(missing_ok=True)
+        # Made under a name of its own, then renamed over: runs that start side by side (in
+        # other processes or threads) never see a half-made link or trip over each other's.
+        tmp = link.with_name(f".{link.name}.{secrets.token_hex(8)}")
         tmp.symlink_to(installed / name.replace(".", "/"), target_is_directory=True)
         tmp.replace(link)
     return root

@@ -7,9 +7,18 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from astrohub_local.runner import MITOGEN_SITE, declared_collections, offline_env
+import pytest
+
+from astrohub_local import runner
+from astrohub_local.runner import (
+    MITOGEN_SITE,
+    declared_collections,
+    declared_collections_path,
+    offline_env,
+)
 
 # Two boto3 sessions in one Python, as two amazon.aws module calls under Mitogen make them:
 # do they parse botocore's models once (one loader) or twice?
@@ -99,3 +108,18 @@ def test_the_runs_see_this_repository_and_the_declared_collections_only() -> Non
         "community.general",
         "ansible.posix",
     }
+
+
+def test_runs_starting_side_by_side_make_the_links_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "REPO", tmp_path)
+    installed = tmp_path / "installed"
+    installed_collection(installed, "a.b", {})
+    monkeypatch.setattr(runner, "declared_collections", lambda installed: ["a.b"])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        roots = set(pool.map(lambda _: declared_collections_path(installed), range(32)))
+    (root,) = roots
+    link = root / "ansible_collections" / "a" / "b"
+    assert link.resolve() == (installed / "a" / "b").resolve()
+    assert [p.name for p in link.parent.iterdir()] == ["b"]  # no temporary link left behind
