@@ -44,6 +44,13 @@ def removed_by(
             assert after[kind] == ids, f"{scope} touched {kind}"
 
 
+def home_file_systems(efs: Any) -> list[dict[str, Any]]:
+    """The operator deployment's EFS file systems, read by its tag."""
+    return [
+        f for f in efs.describe_file_systems()["FileSystems"] if tags_of(f).get(TAG) == NAMESPACE
+    ]
+
+
 @pytest.fixture(scope="module")
 def aws(deployment: Deployment) -> dict[str, Any]:
     return deployment.clients()
@@ -150,11 +157,7 @@ class TestDeploy:
         self, deployment, aws
     ) -> None:
         efs, ec2 = aws["efs"], aws["ec2"]
-        systems = [
-            f
-            for f in efs.describe_file_systems()["FileSystems"]
-            if tags_of(f).get(TAG) == NAMESPACE
-        ]
+        systems = home_file_systems(efs)
         assert len(systems) == 1
         fs = systems[0]
         assert fs["Encrypted"] is True
@@ -186,11 +189,7 @@ class TestDeploy:
             assert sgs["SecurityGroups"] == [groups[f"{NAMESPACE}-efs-mount-targets"]["GroupId"]]
 
     def test_an_alarm_watches_the_home_stores_burst_credits(self, deployment, aws) -> None:
-        (fs,) = [
-            f
-            for f in aws["efs"].describe_file_systems()["FileSystems"]
-            if tags_of(f).get(TAG) == NAMESPACE
-        ]
+        (fs,) = home_file_systems(aws["efs"])
         alarm_name = f"{NAMESPACE}-home-burst-credits-low"
         (alarm,) = aws["cloudwatch"].describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
         assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EFS", "BurstCreditBalance")
