@@ -357,6 +357,7 @@ class LocalHub:
         state_dir: Path | None = None,
         proxy_cmd: Path | None = None,
         singleuser: Path | None = None,
+        hub_db: Path | None = None,
     ) -> None:
         self.values_files = [Path(f) for f in values_files]
         self.homes = Path(homes).resolve()
@@ -367,6 +368,9 @@ class LocalHub:
         self.state_dir = Path(state_dir or self.homes.parent / "localhub").resolve()
         self.proxy_cmd = Path(proxy_cmd) if proxy_cmd else CHP
         self.singleuser = singleuser
+        # The hub's database claim (on the cluster: EFS's /hub-db access point). A hub started
+        # with a new state_dir on the same homes and hub_db is a rebuilt cluster's hub.
+        self.hub_db = Path(hub_db or self.state_dir / "hub-db").resolve()
         self.log_path = self.state_dir / "jupyterhub.log"
         self.process: subprocess.Popen[bytes] | None = None
         # The values the hub pod sees (values.yaml of the rendered hub Secret).
@@ -459,7 +463,7 @@ class LocalHub:
         self.values = yaml.safe_load(_object_files(pod.secrets["hub"])["values.yaml"])
         self._check_callback()
         shutil.rmtree(self.pod_root, ignore_errors=True)
-        claims = {"hub-db-dir": self.state_dir / "hub-db"}
+        claims = {"hub-db-dir": self.hub_db}
         mounts = pod.write(self.pod_root, claims)
         self.workdir = mounts.get(HUB_WORKDIR, self.state_dir)
         self.homes.mkdir(parents=True, exist_ok=True)

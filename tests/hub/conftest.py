@@ -9,12 +9,9 @@ build/hub-tests/<case>/ because the GitHub render overwrites the MAST one.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,18 +21,14 @@ from hub_support import (
     MAST_SETTINGS,
     NAMESPACE,
     OUT,
-    REPO,
     TIMINGS,
     Rendered,
+    render_deployment,
 )
 
-from astrohub.unprivileged import checkout_dir
 from astrohub_local.emulator import Emulator
-from astrohub_local.localhub import LocalHub, LocalHubError, deployed_values_files, free_port
+from astrohub_local.localhub import LocalHub, LocalHubError, free_port
 from astrohub_local.oidc_provider import OIDCProvider
-from astrohub_local.runner import run_playbook
-
-RENDER_DIR = REPO / "build" / NAMESPACE
 
 
 @pytest.fixture(scope="session")
@@ -60,46 +53,6 @@ def hub_ports() -> dict[str, int]:
     return {"mast": free_port(), "github": free_port()}
 
 
-def _render(
-    name: str,
-    emulator: Emulator,
-    provider: OIDCProvider,
-    port: int,
-    settings: dict[str, Any],
-    tags: list[str],
-) -> Rendered:
-    for leftover in RENDER_DIR.glob("jupyterhub-*.yaml"):
-        leftover.unlink()
-    env = {
-        **os.environ,
-        "ASTROHUB_LOCAL_OIDC_URL": provider.url,
-        "ASTROHUB_LOCAL_HUB_HOST": f"127.0.0.1:{port}",
-        "ASTROHUB_DEMO_CLIENT_SECRET": provider.state.client_secret,
-    }
-    started = time.monotonic()
-    result = run_playbook(
-        "deploy.yml",
-        emulator.url,
-        tags=tags,
-        env=env,
-        extra_vars={"deployment_namespace": NAMESPACE, **settings},
-    )
-    TIMINGS[f"render {name} ({'full deploy' if not tags else ','.join(tags)})"] = (
-        time.monotonic() - started
-    )
-    assert result.returncode == 0, result.failures or result.output[-3000:]
-    case_dir = OUT / name
-    shutil.rmtree(case_dir, ignore_errors=True)
-    case_dir.mkdir(parents=True)
-    files = deployed_values_files(RENDER_DIR)
-    assert [f.name for f in files][-1:] == ["99-secrets.yaml"], f"the role rendered {files}"
-    copies = [Path(shutil.copy2(file, case_dir / file.name)) for file in files]
-    # Homes where uid 1000 (the servers' user) can reach them, whatever the checkout allows.
-    homes = checkout_dir("hub-tests", name, "homes")
-    shutil.rmtree(homes, ignore_errors=True)
-    return Rendered(name, copies, homes, case_dir / "localhub", port, result.output)
-
-
 @pytest.fixture(scope="session")
 def mast_render(
     aws_emulator: Emulator, provider: OIDCProvider, hub_ports: dict[str, int]
@@ -107,7 +60,8 @@ def mast_render(
     """The whole deploy (the AWS foundation, then the Kubernetes layer in plan mode) with
     auth_provider mast."""
     aws_emulator.reset()
-    return _render("mast", aws_emulator, provider, hub_ports["mast"], MAST_SETTINGS, tags=[])
+    port = hub_ports["mast"]
+    return render_deployment("mast", aws_emulator, provider, port, MAST_SETTINGS, tags=[])
 
 
 @pytest.fixture(scope="session")
@@ -118,7 +72,7 @@ def github_render(
     hub_ports: dict[str, int],
 ) -> Rendered:
     """Switching the running deployment to GitHub: only the jupyterhub layer again."""
-    return _render(
+    return render_deployment(
         "github", aws_emulator, provider, hub_ports["github"], GITHUB_SETTINGS, tags=["jupyterhub"]
     )
 

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shutil
+import time
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
-from astrohub_local.oidc_provider import Account
+from astrohub.unprivileged import checkout_dir
+from astrohub_local.emulator import Emulator
+from astrohub_local.localhub import LocalHub, deployed_values_files
+from astrohub_local.oidc_provider import Account, OIDCProvider
+from astrohub_local.runner import run_playbook
 
 REPO = Path(__file__).resolve().parents[2]
 # The namespace the tests render into (build/astrohub-hubtest/, copied per case below).
 NAMESPACE = "astrohub-hubtest"
 OUT = REPO / "build" / "hub-tests"
+# Where deploy.yml renders the values files for NAMESPACE.
+RENDER_DIR = REPO / "build" / NAMESPACE
 SCREENSHOTS = REPO / "build" / "screenshots"
 TIMINGS: dict[str, float] = {}
+# How long a local server may take to start.
+SPAWN_DEADLINE = 120.0
 
 
 def _password() -> str:
@@ -85,6 +97,53 @@ class Rendered:
     output: str = field(repr=False)
 
 
+def hub_env(provider: OIDCProvider, port: int) -> dict[str, str]:
+    """The environment a playbook run renders a local hub's values with: the provider's
+    address and client secret, and the hub's address (its callback URL names the port)."""
+    return {
+        **os.environ,
+        "ASTROHUB_LOCAL_OIDC_URL": provider.url,
+        "ASTROHUB_LOCAL_HUB_HOST": f"127.0.0.1:{port}",
+        "ASTROHUB_DEMO_CLIENT_SECRET": provider.state.client_secret,
+    }
+
+
+def render_deployment(
+    name: str,
+    emulator: Emulator,
+    provider: OIDCProvider,
+    port: int,
+    settings: dict[str, Any],
+    tags: list[str],
+) -> Rendered:
+    """deploy.yml (tags: only those) for the hub case `name` on `port`; the values files it
+    rendered, copied to build/hub-tests/<name>/, and fresh homes for the case."""
+    for leftover in RENDER_DIR.glob("jupyterhub-*.yaml"):
+        leftover.unlink()
+    started = time.monotonic()
+    result = run_playbook(
+        "deploy.yml",
+        emulator.url,
+        tags=tags,
+        env=hub_env(provider, port),
+        extra_vars={"deployment_namespace": NAMESPACE, **settings},
+    )
+    TIMINGS[f"render {name} ({'full deploy' if not tags else ','.join(tags)})"] = (
+        time.monotonic() - started
+    )
+    assert result.returncode == 0, result.failures or result.output[-3000:]
+    case_dir = OUT / name
+    shutil.rmtree(case_dir, ignore_errors=True)
+    case_dir.mkdir(parents=True)
+    files = deployed_values_files(RENDER_DIR)
+    assert [f.name for f in files][-1:] == ["99-secrets.yaml"], f"the role rendered {files}"
+    copies = [Path(shutil.copy2(file, case_dir / file.name)) for file in files]
+    # Homes where uid 1000 (the servers' user) can reach them, whatever the checkout allows.
+    homes = checkout_dir("hub-tests", name, "homes")
+    shutil.rmtree(homes, ignore_errors=True)
+    return Rendered(name, copies, homes, case_dir / "localhub", port, result.output)
+
+
 def login_form(page: requests.Response, username: str, password: str) -> dict[str, str]:
     assert page.status_code == 200, page.text[:500]
     form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
@@ -125,3 +184,44 @@ def signed_in_as(session: requests.Session, hub_url: str) -> str | None:
         return None
     match = re.search(r'<span class="me-1">([^<]+)</span>', home.text)
     return unescape(match.group(1)).strip() if match else ""
+
+
+def hub_api(
+    hub: LocalHub, token: str, method: str, path: str, **kwargs: object
+) -> requests.Response:
+    """A call to the hub's REST API with a token."""
+    return requests.request(
+        method,
+        f"{hub.url}/hub/api{path}",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def create_token(hub: LocalHub, session: requests.Session, name: str) -> str:
+    """A token the signed-in user creates for themselves, as the hub's token page does."""
+    assert session.get(f"{hub.url}/hub/token", timeout=30).status_code == 200
+    answer = session.post(
+        f"{hub.url}/hub/api/users/{quote(name, safe='@~')}/tokens",
+        json={"note": "made by a test"},
+        headers={"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/") or ""},
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text[:500]
+    token: str = answer.json()["token"]
+    return token
+
+
+def start_server(hub: LocalHub, token: str, name: str) -> str:
+    """Start the user's server with the minimal profile; its URL once it is ready."""
+    user = f"/users/{quote(name, safe='@~')}"
+    started = hub_api(hub, token, "POST", f"{user}/server", json={"profile": "minimal"})
+    assert started.status_code in (201, 202), started.text[:500]
+    end = time.monotonic() + SPAWN_DEADLINE
+    while time.monotonic() < end:
+        server = hub_api(hub, token, "GET", user).json()["servers"].get("", {})
+        if server.get("ready"):
+            return f"{hub.url}{server['url']}"
+        time.sleep(0.5)
+    raise AssertionError(f"the server did not start in {SPAWN_DEADLINE} s:\n{hub.log_tail()}")
