@@ -16,7 +16,7 @@ def clients(endpoint: str) -> dict[str, Any]:
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    names = ("ec2", "efs", "s3", "iam", "ecr", "sts", "cloudwatch")
+    names = ("ec2", "efs", "s3", "iam", "ecr", "sts", "cloudwatch", "ssm")
     return {name: boto3.client(name, **kw) for name in names}
 
 
@@ -93,6 +93,8 @@ def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
         targets = efs.describe_mount_targets(FileSystemId=fs)["MountTargets"]
         mount_targets |= {m["MountTargetId"] for m in targets}
     state["mount_target"] = mount_targets
+    kept = c["ssm"].get_parameters_by_path(Path=f"/astrohub/{namespace}/hub")["Parameters"]
+    state["hub_secret"] = {p["Name"] for p in kept}
     state["ecr"] = {
         r["repositoryName"]
         for r in c["ecr"].describe_repositories()["repositories"]
@@ -103,7 +105,7 @@ def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
 
 # Which kinds each teardown scope owns; the rest must survive it.
 SCOPE_KINDS = {
-    "fixture-efs": {"efs", "access_point", "mount_target"},
+    "fixture-efs": {"efs", "access_point", "mount_target", "hub_secret"},
     "fixture-ci": {"instance", "key_pair", "iam_role", "iam_profile", "iam_policy"},
     "fixture-s3": {"bucket"},
     "network": {"vpc", "subnet", "igw", "nat", "eip", "route_table"},

@@ -5,6 +5,7 @@ The endpoint comes from AWS_ENDPOINT_URL, which `make molecule` exports (the emu
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
@@ -18,7 +19,7 @@ def efs(name: str) -> dict[str, Any]:
         for fs in client.describe_file_systems()["FileSystems"]
         if {"Key": "Name", "Value": name} in fs.get("Tags", [])
     ]
-    found: dict[str, Any] = {"file_systems": len(systems)}
+    found: dict[str, Any] = {"file_systems": len(systems), "hub_secrets": hub_secrets(name)}
     if systems:
         fs_id = systems[0]["FileSystemId"]
         found["encrypted"] = systems[0]["Encrypted"]
@@ -45,6 +46,20 @@ def efs(name: str) -> dict[str, Any]:
             for ap in client.describe_access_points(FileSystemId=fs_id)["AccessPoints"]
         }
     return found
+
+
+def hub_secrets(home_name: str) -> dict[str, dict[str, Any]]:
+    """The hub's kept secrets of the deployment whose home store is `home_name`: each one's
+    type, and whether its value is 32 bytes of hex (the value itself is never printed)."""
+    path = f"/astrohub/{home_name.removesuffix('-home')}/hub"
+    parameters = boto3.client("ssm").get_parameters_by_path(Path=path, WithDecryption=True)
+    return {
+        p["Name"].rsplit("/", 1)[1]: {
+            "type": p["Type"],
+            "hex64": re.fullmatch("[0-9a-f]{64}", p["Value"]) is not None,
+        }
+        for p in parameters["Parameters"]
+    }
 
 
 def ecr(prefix: str) -> dict[str, Any]:

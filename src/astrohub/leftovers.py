@@ -127,6 +127,8 @@ def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]
         clients("cloudwatch"), "describe_alarms", "MetricAlarms", AlarmNames=[names["efs_alarm"]]
     )
     found += [f"cloudwatch alarm {a['AlarmName']}" for a in alarms]
+    kept = _items(clients("ssm"), "get_parameters_by_path", "Parameters", Path=names["hub_secrets"])
+    found += [f"ssm parameter {p['Name']}" for p in kept]
     return found
 
 
@@ -229,6 +231,7 @@ def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
         "efs_clients": f"{namespace}-efs-clients",
         "efs_mounts": f"{namespace}-efs-mount-targets",
         "efs_alarm": f"{namespace}-home-burst-credits-low",
+        "hub_secrets": f"/astrohub/{namespace}/hub",
         "state_bucket": state_bucket,
     }
 

@@ -127,10 +127,21 @@ def test_the_chart_configures_the_hub_and_only_kubernetes_is_swapped(rendered: R
     # The chart's KubeSpawner settings reach the local spawner unchanged.
     assert got["kube_profiles"] == got["local_profiles"] == values["singleuser"]["profileList"]
     assert "LocalProfileSpawner" in got["spawner"]
-    # The generated secrets kept for this hub are the ones the chart's config read.
+    # The deployment's kept secrets (the secrets layer), not the ones the chart would generate,
+    # are what the chart's config read.
+    kept = values["hub"]["config"]
     generated = hub.generated_secrets()
-    assert got["cookie_secret"] == generated["hub.config.JupyterHub.cookie_secret"]
-    assert got["crypt_keys"] == [generated["hub.config.CryptKeeper.keys[0]"]]
+    assert got["cookie_secret"] == kept["JupyterHub"]["cookie_secret"]
+    assert got["cookie_secret"] != generated["hub.config.JupyterHub.cookie_secret"]
+    assert got["crypt_keys"] == kept["CryptKeeper"]["keys"]
+    # The operators' service, with the kept token and a role that may list and stop servers.
+    [operator] = [s for s in got["services"] if s["name"] == "astrohub-operator"]
+    assert operator["api_token"] == values["hub"]["services"]["astrohub-operator"]["apiToken"]
+    [role] = [r for r in got["roles"] if r["name"] == "astrohub-operator"]
+    assert (role["services"], sorted(role["scopes"])) == (
+        ["astrohub-operator"],
+        ["delete:servers", "list:users", "read:servers", "read:users:activity"],
+    )
     # The chart's culler, with its flags and role, started here against this hub's API.
     [culler] = [s for s in got["services"] if s["name"] == "jupyterhub-idle-culler"]
     hub_port = json.loads((hub.state_dir / "settings.json").read_text())["hub_port"]

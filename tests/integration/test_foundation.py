@@ -10,9 +10,11 @@ and that everything else stayed. State is read with boto3.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
+import yaml
 
 from astrohub_local.emulator import Emulator
 from astrohub_local.runner import PlaybookResult
@@ -20,6 +22,9 @@ from aws_state import SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, snapshot, tags_of
 from deployments import OPERATOR_NAMESPACE as NAMESPACE
 from deployments import Deployment
 from iam_policies import ACCOUNT, render
+
+# The secrets layer the jupyterhub role renders, under the deployment's render directory.
+JUPYTERHUB_SECRETS = "jupyterhub-values/99-secrets.yaml"
 
 
 def assert_converged_without_change(result: PlaybookResult) -> None:
@@ -198,6 +203,29 @@ class TestDeploy:
         assert (alarm["Statistic"], alarm["Unit"]) == ("Minimum", "Bytes")
         assert alarm["Threshold"] == 512 * 1024**3  # the default, efs_home_burst_credits_alarm_gib
 
+    def test_the_hub_keeps_its_secrets(self, deployment, aws) -> None:
+        """Cookie secret, CryptKeeper key, operators' token: made once as SecureStrings, left at
+        their first version by the second run (above), carried by the rendered secrets layer
+        (the values are compared, never shown)."""
+        path = f"/astrohub/{NAMESPACE}/hub"
+        kept = aws["ssm"].get_parameters_by_path(Path=path, WithDecryption=True)["Parameters"]
+        by_name = {p["Name"].rsplit("/", 1)[1]: p for p in kept}
+        assert sorted(by_name) == ["cookie-secret", "crypt-key", "operator-token"]
+        for parameter in by_name.values():
+            assert (parameter["Type"], parameter["Version"]) == ("SecureString", 1)
+            assert re.fullmatch("[0-9a-f]{64}", parameter["Value"]), parameter["Name"]
+            tags = aws["ssm"].list_tags_for_resource(
+                ResourceType="Parameter", ResourceId=parameter["Name"]
+            )["TagList"]
+            assert tags_of({"Tags": tags})[TAG] == NAMESPACE
+        assert len({p["Value"] for p in kept}) == 3
+        layer = yaml.safe_load((deployment.build / JUPYTERHUB_SECRETS).read_text())
+        config = layer["hub"]["config"]
+        assert config["JupyterHub"]["cookie_secret"] == by_name["cookie-secret"]["Value"]
+        assert config["CryptKeeper"]["keys"] == [by_name["crypt-key"]["Value"]]
+        service = layer["hub"]["services"]["astrohub-operator"]
+        assert service["apiToken"] == by_name["operator-token"]["Value"]
+
     def test_access_point_creates_home_as_uid_1000_gid_100(self, deployment, aws) -> None:
         points = {
             tags_of(p)["Name"]: p for p in aws["efs"].describe_access_points()["AccessPoints"]
@@ -231,6 +259,7 @@ class TestDeploy:
             "efs": 1,
             "access_point": 2,
             "mount_target": 3,
+            "hub_secret": 3,
             "bucket": 1,
             "iam_role": 1,
             "iam_profile": 1,
