@@ -1,15 +1,27 @@
 """No secret in any log: the client secret, the codes and tokens the provider issued, the
-hub's generated secrets and the passwords typed in, searched for in every log the session
-wrote (each hub with its servers and proxy, the provider, the playbook runs).
+hub's generated secrets, the deployment's kept ones (Parameter Store) and the passwords typed
+in, searched for in every log the session wrote (each hub with its servers and proxy, the
+provider, the playbook runs).
 
 Runs after the browser and HTTP tests when the whole directory runs (refused logins included);
 on its own it signs in on each hub first, so there is something to find."""
 
 from __future__ import annotations
 
+import boto3
 import pytest
-from hub_support import ACCOUNTS, GH_OUTSIDER, GH_USER, MAST_OUTSIDER, MAST_USER, OUT, sign_in
+from hub_support import (
+    ACCOUNTS,
+    GH_OUTSIDER,
+    GH_USER,
+    MAST_OUTSIDER,
+    MAST_USER,
+    NAMESPACE,
+    OUT,
+    sign_in,
+)
 
+from astrohub_local.emulator import Emulator
 from astrohub_local.localhub import LocalHub
 from astrohub_local.oidc_provider import OIDCProvider
 
@@ -28,7 +40,9 @@ class Evidence:
 
 
 @pytest.fixture(scope="module")
-def evidence(request: pytest.FixtureRequest, provider: OIDCProvider) -> Evidence:
+def evidence(
+    request: pytest.FixtureRequest, provider: OIDCProvider, aws_emulator: Emulator
+) -> Evidence:
     mast_hub: LocalHub = request.getfixturevalue("mast_hub")
     github_hub: LocalHub = request.getfixturevalue("github_hub")
     for hub, account, name in (
@@ -50,6 +64,11 @@ def evidence(request: pytest.FixtureRequest, provider: OIDCProvider) -> Evidence
     for hub in (mast_hub, github_hub):
         for name, value in hub.generated_secrets().items():
             secrets[f"{hub.state_dir.parent.name} {name}"] = value
+    ssm = boto3.client("ssm", endpoint_url=aws_emulator.url, region_name="us-east-1")
+    path = f"/astrohub/{NAMESPACE}/hub"
+    kept = ssm.get_parameters_by_path(Path=path, WithDecryption=True)["Parameters"]
+    assert len(kept) == 3, "the deploy keeps the hub's cookie secret, crypt key, operator token"
+    secrets |= {f"kept {p['Name']}": p["Value"] for p in kept}
     return Evidence(logs, secrets)
 
 
