@@ -289,7 +289,10 @@ class TestTeardown:
         assert result.returncode == 0, result.failures or result.output[-3000:]
         removed_by(d.namespace, scope, before, snapshot(d.emulator.url, d.namespace))
         # What the scope does to the cluster (plan mode records the commands it would run).
-        uninstall = f"plan: helm uninstall jupyterhub --namespace {d.namespace}"
+        uninstall = (
+            f"plan: copy the hub's database to s3://{d.namespace}-kops-state/{d.namespace}"
+            f"/hub-db/, then helm uninstall jupyterhub --namespace {d.namespace}"
+        )
         delete = (
             f"plan: kops delete cluster --name {d.cluster} "
             f"--state s3://{d.namespace}-kops-state --yes"

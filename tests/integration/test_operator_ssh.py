@@ -101,7 +101,8 @@ def test_teardown_reaches_the_node_over_ssh(tags: list[str], deployment: Deploym
     result = deployment.run("teardown.yml", tags=tags)
     assert result.returncode == 0, result.failures or result.output[-3000:]
     assert result.stats[deployment.ci_node_id()]["ok"] > 0
-    assert f"plan: helm uninstall jupyterhub --namespace {deployment.namespace}" in result.output
+    assert "plan: copy the hub's database to s3://" in result.output
+    assert f"then helm uninstall jupyterhub --namespace {deployment.namespace}" in result.output
     kops_delete = f"plan: kops delete cluster --name {deployment.cluster}"
     assert (kops_delete in result.output) == bool(tags)
 
