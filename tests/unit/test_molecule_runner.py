@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from molecule_runner import one_run_per_machine
+from molecule_runner import SCRATCH_GLOB, one_run_per_machine, remove_scratch
 
 
 def test_a_second_run_waits_for_the_first(
@@ -38,3 +38,14 @@ def test_a_second_run_waits_for_the_first(
         assert order == ["first"]
     thread.join(5)
     assert order == ["first", "second"]
+
+
+def test_only_the_scenarios_scratch_is_removed(tmp_path: Path) -> None:
+    ours = tmp_path / SCRATCH_GLOB.replace("*", "plan-network")
+    (ours / "sub").mkdir(parents=True)
+    (ours / "sub" / "kops-cluster.yaml").write_text("kind: Cluster\n")
+    theirs = tmp_path / "astrohub-other"
+    theirs.mkdir()
+    remove_scratch(tmp_path)
+    assert not ours.exists()
+    assert theirs.is_dir()
