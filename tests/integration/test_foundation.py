@@ -279,8 +279,8 @@ class TestDeploy:
 
 
 class TestTeardown:
-    """Each scope removes exactly its resources, plans exactly its cluster commands, and a
-    second run changes nothing. A deployment of this module's own."""
+    """Each scope removes exactly its resources and plans exactly its cluster commands; a second
+    run changes nothing. A deployment of this module's own."""
 
     def check_scope(self, d: Deployment, scope: str, **extra: Any) -> PlaybookResult:
         before = snapshot(d.emulator.url, d.namespace)
@@ -299,7 +299,11 @@ class TestTeardown:
         )
         assert (uninstall in result.output) == (scope in ("release", "kubernetes")), scope
         assert (delete in result.output) == (scope == "kubernetes"), scope
-        assert_converged_without_change(d.run("teardown.yml", tags=tags, extra_vars=extra))
+        # The second run. Other scopes' tasks are all in `-t all-fixtures`, whose second run
+        # test_all_fixtures_leaves_nothing_tagged checks; the default scope runs the untagged
+        # plays, and fixture-s3 the guard that must find its bucket gone without failing.
+        if scope in ("release", "fixture-s3"):
+            assert_converged_without_change(d.run("teardown.yml", tags=tags, extra_vars=extra))
         return result
 
     def test_default_removes_the_release_only(self, disposable: Deployment) -> None:
