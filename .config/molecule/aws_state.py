@@ -31,9 +31,20 @@ def efs(name: str) -> dict[str, Any]:
         found["backup"] = client.describe_backup_policy(FileSystemId=fs_id)["BackupPolicy"][
             "Status"
         ]
-        found["mount_targets"] = len(
-            client.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+        targets = client.describe_mount_targets(FileSystemId=fs_id)["MountTargets"]
+        found["mount_targets"] = len(targets)
+        found["mount_target_groups"] = sorted(
+            group
+            for target in targets
+            for group in client.describe_mount_target_security_groups(
+                MountTargetId=target["MountTargetId"]
+            )["SecurityGroups"]
         )
+        found["tags"] = {t["Key"]: t["Value"] for t in systems[0].get("Tags", [])}
+        found["lifecycle"] = client.describe_lifecycle_configuration(FileSystemId=fs_id)[
+            "LifecyclePolicies"
+        ]
+        found["nfs_rules"] = nfs_rules(found["mount_target_groups"])
         found["access_points"] = {
             next(t["Value"] for t in ap["Tags"] if t["Key"] == "Name"): {
                 "path": ap["RootDirectory"]["Path"],
@@ -46,6 +57,19 @@ def efs(name: str) -> dict[str, Any]:
             for ap in client.describe_access_points(FileSystemId=fs_id)["AccessPoints"]
         }
     return found
+
+
+def nfs_rules(group_ids: list[str]) -> list[str]:
+    """The ingress rules of these security groups, as '<proto>/<port> from <group>'."""
+    if not group_ids:
+        return []
+    groups = boto3.client("ec2").describe_security_groups(GroupIds=sorted(set(group_ids)))
+    return sorted(
+        f"{perm['IpProtocol']}/{perm.get('FromPort')} from {pair['GroupId']}"
+        for group in groups["SecurityGroups"]
+        for perm in group["IpPermissions"]
+        for pair in perm.get("UserIdGroupPairs", [])
+    )
 
 
 def hub_secrets(home_name: str) -> dict[str, dict[str, Any]]:

@@ -1,8 +1,8 @@
 """Whether an amazon.aws module would leave a resource as it is, judged from one read.
 
-A no-op re-run of the deployment reads the VPC, its subnets and route tables, and the CI
-node's key pair once (ec2_vpc_net_info, ec2_vpc_subnet_info, ec2_vpc_route_table_info,
-ec2_key_info) instead of letting each module read each resource again. Each check covers every
+A no-op re-run of the deployment reads the VPC, its subnets, route tables and internet gateway,
+the security groups and the CI node's key pair once (the amazon.aws *_info modules) instead of
+letting each module read each resource again. Each check covers every
 attribute its module manages from the arguments the roles pass; anything else (no match, two
 matches, a difference) hands the resource to the module, which then decides. The roles call
 these as astrohub.platform filters.
@@ -112,3 +112,102 @@ def key_pair_in_place(
     return str(key.get("public_key", "")).split()[:2] == public_key.split()[:2] and _own_tags(
         key.get("tags", {})
     ) == {k: str(v) for k, v in tags.items()}
+
+
+def _wanted_rules(
+    rules: list[dict[str, Any]],
+) -> set[tuple[str, int | None, int | None, str, str, str]]:
+    """The rules as ec2_security_group expands them (one per port and per target)."""
+    expanded = set()
+    for rule in rules:
+        proto = str(rule["proto"])
+        ports = [(int(p), int(p)) for p in rule.get("ports", [])] or [
+            (rule.get("from_port"), rule.get("to_port"))
+        ]
+        cidrs = rule.get("cidr_ip", [])
+        targets = [("ipv4", c) for c in ([cidrs] if isinstance(cidrs, str) else cidrs)]
+        if rule.get("group_id"):
+            targets.append(("group", rule["group_id"]))
+        for low, high in ports:
+            for kind, target in targets:
+                expanded.add((proto, low, high, kind, target, rule.get("rule_desc") or ""))
+    return expanded
+
+
+def _current_rules(
+    permissions: list[dict[str, Any]],
+) -> set[tuple[str, int | None, int | None, str, str, str]]:
+    current = set()
+    for perm in permissions:
+        head = (str(perm["ip_protocol"]), perm.get("from_port"), perm.get("to_port"))
+        for r in perm.get("ip_ranges", []):
+            current.add((*head, "ipv4", r["cidr_ip"], r.get("description") or ""))
+        for pair in perm.get("user_id_group_pairs", []):
+            current.add((*head, "group", pair.get("group_id", ""), pair.get("description") or ""))
+        # Anything else is never ours: it makes the sets differ, and the module purges it.
+        for r in perm.get("ipv6_ranges", []):
+            current.add((*head, "ipv6", r["cidr_ipv6"], r.get("description") or ""))
+        for r in perm.get("prefix_list_ids", []):
+            current.add((*head, "ip_prefix", r["prefix_list_id"], r.get("description") or ""))
+    return current
+
+
+def security_group_in_place(groups: list[dict[str, Any]], group: Mapping[str, Any]) -> str:
+    """The id of the security group ec2_security_group (purge_rules and purge_tags on, no
+    rules_egress: egress left alone) would leave as it is, or '' to call the module. `group`
+    holds the module's name, description, rules and tags; the group found must be the one of
+    this name, with this description, exactly these ingress rules (descriptions included) and
+    exactly these tags."""
+    matching = [g for g in groups if g["group_name"] == group["name"]]
+    if len(matching) != 1:
+        return ""
+    found = matching[0]
+    in_place = (
+        found.get("description") == group["description"]
+        and _own_tags(found.get("tags", {})) == {k: str(v) for k, v in group["tags"].items()}
+        and _current_rules(found.get("ip_permissions", [])) == _wanted_rules(group["rules"])
+    )
+    return str(found["group_id"]) if in_place else ""
+
+
+def internet_gateway_in_place(gateways: list[dict[str, Any]], tags: Mapping[str, Any]) -> str:
+    """The id of the internet gateway ec2_vpc_igw (purge_tags on) would leave as it is, given
+    the gateways attached to the VPC, or '' to call the module."""
+    if len(gateways) != 1:
+        return ""
+    gateway = gateways[0]
+    attached = [a for a in gateway.get("attachments", []) if a.get("state") == "available"]
+    if len(attached) != 1 or _own_tags(gateway.get("tags", {})) != {
+        k: str(v) for k, v in tags.items()
+    }:
+        return ""
+    return str(gateway["internet_gateway_id"])
+
+
+def file_system_in_place(file_systems: list[dict[str, Any]], file_system: Mapping[str, Any]) -> str:
+    """The id of the EFS file system community.aws.efs (purge_tags on, no transition_to_ia:
+    efs_lifecycle sets that) would leave as it is, given what community.aws.efs_info found by
+    its creation token, or '' to call the module. `file_system` holds the module's
+    throughput_mode, provisioned_throughput_in_mibps (None unless provisioned), tags and targets
+    (subnet_id and security_groups each): the file system and every mount target available,
+    mount targets in exactly these subnets with exactly these groups, exactly these tags.
+    Encryption and performance mode are set only at creation, by the module."""
+    if len(file_systems) != 1:
+        return ""
+    found = file_systems[0]
+    targets = {t["subnet_id"]: t for t in found.get("mount_targets", [])}
+    wanted = {t["subnet_id"]: list(t["security_groups"]) for t in file_system["targets"]}
+    provisioned = file_system.get("provisioned_throughput_in_mibps")
+    in_place = (
+        found.get("life_cycle_state") == "available"
+        and found.get("throughput_mode") == file_system["throughput_mode"]
+        and (not provisioned or found.get("provisioned_throughput_in_mibps") == float(provisioned))
+        and _own_tags(found.get("tags", {})) == {k: str(v) for k, v in file_system["tags"].items()}
+        and set(targets) == set(wanted)
+        and all(
+            t.get("life_cycle_state") == "available"
+            and list(t.get("security_groups", [])) == wanted[subnet]
+            for subnet, t in targets.items()
+        )
+    )
+    return str(found["file_system_id"]) if in_place else ""

@@ -1,8 +1,9 @@
 """astrohub.in_place: a resource is left to the roles' one read only when the amazon.aws module
 would change nothing; every difference the module acts on hands the resource back to it.
 
-The resources are in the shapes ec2_vpc_net_info, ec2_vpc_subnet_info, ec2_vpc_route_table_info
-and ec2_key_info return (the network molecule scenario checks drift end to end)."""
+The resources are in the shapes the amazon.aws *_info modules return (ec2_vpc_net_info,
+ec2_vpc_subnet_info, ec2_vpc_route_table_info, ec2_vpc_igw_info, ec2_security_group_info,
+ec2_key_info); the network molecule scenario checks drift end to end."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from astrohub.in_place import key_pair_in_place, route_table_in_place, subnet_in_place, vpc_in_place
+from astrohub.in_place import (
+    file_system_in_place,
+    internet_gateway_in_place,
+    key_pair_in_place,
+    route_table_in_place,
+    security_group_in_place,
+    subnet_in_place,
+    vpc_in_place,
+)
 
 TAGS = {"Name": "ns", "astrohub:deployment": "ns"}
 VPC = {
@@ -175,3 +184,214 @@ def test_a_key_pair_with_this_key_and_tags_is_left_alone() -> None:
 )
 def test_a_key_pair_the_module_would_change_goes_to_it(found: list[dict[str, Any]]) -> None:
     assert not key_pair_in_place(found, KEY, TAGS)
+
+
+SSH_GROUP = {
+    "name": "ns-ci-node-ssh",
+    "description": "SSH from the operators",
+    "rules": [
+        {
+            "proto": "tcp",
+            "ports": [22],
+            "cidr_ip": ["192.0.2.0/24", "198.51.100.0/24"],
+            "rule_desc": "operator SSH",
+        }
+    ],
+    "tags": TAGS,
+}
+FOUND_GROUP = {
+    "group_id": "sg-1",
+    "group_name": "ns-ci-node-ssh",
+    "description": "SSH from the operators",
+    "ip_permissions": [
+        {
+            "ip_protocol": "tcp",
+            "from_port": 22,
+            "to_port": 22,
+            "ip_ranges": [
+                {"cidr_ip": "198.51.100.0/24", "description": "operator SSH"},
+                {"cidr_ip": "192.0.2.0/24", "description": "operator SSH"},
+            ],
+            "user_id_group_pairs": [],
+        }
+    ],
+    "ip_permissions_egress": [{"ip_protocol": "-1", "ip_ranges": [{"cidr_ip": "0.0.0.0/0"}]}],
+    "tags": TAGS,
+}
+NFS_GROUP = {
+    "name": "ns-efs-mount-targets",
+    "description": "NFS",
+    "rules": [{"proto": "tcp", "ports": [2049], "group_id": "sg-clients", "rule_desc": "NFS"}],
+    "tags": TAGS,
+}
+FOUND_NFS = {
+    "group_id": "sg-2",
+    "group_name": "ns-efs-mount-targets",
+    "description": "NFS",
+    "ip_permissions": [
+        {
+            "ip_protocol": "tcp",
+            "from_port": 2049,
+            "to_port": 2049,
+            "ip_ranges": [],
+            "user_id_group_pairs": [
+                {"group_id": "sg-clients", "user_id": "123456789012", "description": "NFS"}
+            ],
+        }
+    ],
+    "tags": TAGS,
+}
+
+
+def test_security_groups_as_wanted_give_their_ids_whatever_their_egress() -> None:
+    assert security_group_in_place([FOUND_GROUP, FOUND_NFS], SSH_GROUP) == "sg-1"
+    assert security_group_in_place([FOUND_GROUP, FOUND_NFS], NFS_GROUP) == "sg-2"
+    no_egress = changed(FOUND_GROUP, "ip_permissions_egress", [])
+    assert security_group_in_place([no_egress], SSH_GROUP) == "sg-1"
+    empty = {**SSH_GROUP, "rules": []}
+    assert security_group_in_place([changed(FOUND_GROUP, "ip_permissions", [])], empty) == "sg-1"
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [],
+        [FOUND_GROUP, changed(FOUND_GROUP, "group_id", "sg-9")],
+        [changed(FOUND_GROUP, "description", "other")],
+        [changed(FOUND_GROUP, "tags", {**TAGS, "extra": "purged"})],
+        [changed(FOUND_GROUP, "ip_permissions.0.ip_ranges.0.cidr_ip", "203.0.113.0/24")],
+        [changed(FOUND_GROUP, "ip_permissions.0.ip_ranges.0.description", "other")],
+        [changed(FOUND_GROUP, "ip_permissions.0.to_port", 23)],
+        [
+            changed(
+                FOUND_GROUP,
+                "ip_permissions.0.ip_ranges",
+                FOUND_GROUP["ip_permissions"][0]["ip_ranges"][:1],
+            )
+        ],
+        [
+            changed(
+                FOUND_GROUP,
+                "ip_permissions.0.ipv6_ranges",
+                [{"cidr_ipv6": "::/0", "description": "operator SSH"}],
+            )
+        ],
+    ],
+    ids=[
+        "missing",
+        "two",
+        "description",
+        "extra-tag",
+        "other-cidr",
+        "rule-description",
+        "port",
+        "cidr-missing",
+        "stray-ipv6",
+    ],
+)
+def test_a_security_group_the_module_would_change_goes_to_it(found: list[dict[str, Any]]) -> None:
+    assert security_group_in_place(found, SSH_GROUP) == ""
+
+
+def test_a_group_rule_from_another_group_goes_to_the_module() -> None:
+    other = changed(FOUND_NFS, "ip_permissions.0.user_id_group_pairs.0.group_id", "sg-other")
+    assert security_group_in_place([other], NFS_GROUP) == ""
+
+
+IGW = {
+    "internet_gateway_id": "igw-1",
+    "attachments": [{"state": "available", "vpc_id": "vpc-1"}],
+    "tags": {"Name": "ns-igw"},
+}
+
+
+def test_an_internet_gateway_as_wanted_gives_its_id() -> None:
+    assert internet_gateway_in_place([IGW], {"Name": "ns-igw"}) == "igw-1"
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [],
+        [IGW, changed(IGW, "internet_gateway_id", "igw-2")],
+        [changed(IGW, "attachments.0.state", "detaching")],
+        [changed(IGW, "tags", {})],
+        [changed(IGW, "tags", {"Name": "ns-igw", "extra": "purged"})],
+    ],
+    ids=["missing", "two", "detaching", "tag-missing", "extra-tag"],
+)
+def test_an_internet_gateway_the_module_would_change_goes_to_it(
+    found: list[dict[str, Any]],
+) -> None:
+    assert internet_gateway_in_place(found, {"Name": "ns-igw"}) == ""
+
+
+HOME_FS = {
+    "throughput_mode": "bursting",
+    "provisioned_throughput_in_mibps": None,
+    "targets": [
+        {"subnet_id": "subnet-1", "security_groups": ["sg-2"]},
+        {"subnet_id": "subnet-2", "security_groups": ["sg-2"]},
+    ],
+    "tags": {"Name": "ns-home", "astrohub:deployment": "ns"},
+}
+FOUND_FS = {
+    "file_system_id": "fs-1",
+    "life_cycle_state": "available",
+    "throughput_mode": "bursting",
+    "tags": {"Name": "ns-home", "astrohub:deployment": "ns"},
+    "mount_targets": [
+        {"subnet_id": "subnet-2", "life_cycle_state": "available", "security_groups": ["sg-2"]},
+        {"subnet_id": "subnet-1", "life_cycle_state": "available", "security_groups": ["sg-2"]},
+    ],
+}
+
+
+def test_a_file_system_as_wanted_gives_its_id() -> None:
+    assert file_system_in_place([FOUND_FS], HOME_FS) == "fs-1"
+    provisioned = {
+        **HOME_FS,
+        "throughput_mode": "provisioned",
+        "provisioned_throughput_in_mibps": 8,
+    }
+    found = {**FOUND_FS, "throughput_mode": "provisioned", "provisioned_throughput_in_mibps": 8.0}
+    assert file_system_in_place([found], provisioned) == "fs-1"
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [],
+        [FOUND_FS, changed(FOUND_FS, "file_system_id", "fs-2")],
+        [changed(FOUND_FS, "life_cycle_state", "creating")],
+        [changed(FOUND_FS, "throughput_mode", "elastic")],
+        [changed(FOUND_FS, "tags", {"Name": "ns-home"})],
+        [changed(FOUND_FS, "mount_targets", FOUND_FS["mount_targets"][:1])],
+        [changed(FOUND_FS, "mount_targets.0.subnet_id", "subnet-3")],
+        [changed(FOUND_FS, "mount_targets.0.security_groups", ["sg-2", "sg-9"])],
+        [changed(FOUND_FS, "mount_targets.1.life_cycle_state", "deleting")],
+    ],
+    ids=[
+        "missing",
+        "two",
+        "creating",
+        "throughput",
+        "tag-missing",
+        "target-missing",
+        "other-subnet",
+        "extra-group",
+        "target-deleting",
+    ],
+)
+def test_a_file_system_the_module_would_change_goes_to_it(found: list[dict[str, Any]]) -> None:
+    assert file_system_in_place(found, HOME_FS) == ""
+
+
+def test_other_provisioned_throughput_goes_to_the_module() -> None:
+    provisioned = {
+        **HOME_FS,
+        "throughput_mode": "provisioned",
+        "provisioned_throughput_in_mibps": 8,
+    }
+    found = {**FOUND_FS, "throughput_mode": "provisioned", "provisioned_throughput_in_mibps": 4.0}
+    assert file_system_in_place([found], provisioned) == ""

@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from astrohub.in_place import key_pair_in_place, route_table_in_place, subnet_in_place, vpc_in_place
+from astrohub.in_place import (
+    file_system_in_place,
+    internet_gateway_in_place,
+    key_pair_in_place,
+    route_table_in_place,
+    security_group_in_place,
+    subnet_in_place,
+    vpc_in_place,
+)
 
 
 class FilterModule:
@@ -18,4 +26,7 @@ class FilterModule:
             "subnet_in_place": subnet_in_place,
             "route_table_in_place": route_table_in_place,
             "key_pair_in_place": key_pair_in_place,
+            "security_group_in_place": security_group_in_place,
+            "internet_gateway_in_place": internet_gateway_in_place,
+            "file_system_in_place": file_system_in_place,
         }
