@@ -2,7 +2,7 @@
 mode, on the operator's deployment (over SSH, MAST behind Let's Encrypt). The assertions read
 the values Helm would receive (the values file the playbook wrote, coalesced with the chart's
 defaults by Helm's own engine) and the chart it rendered. No secret reaches the output, even at
--vvv."""
+-vvvv."""
 
 from __future__ import annotations
 
@@ -112,10 +112,25 @@ def test_auth_values_hold_no_secret(switched: dict[str, Any], deployment: Deploy
     assert secrets_file.stat().st_mode & 0o077 == 0
 
 
+def kept_hub_secrets(deployment: Deployment) -> list[str]:
+    """The hub's cookie secret, CryptKeeper key and operator token, read from Parameter Store."""
+    ssm = deployment.clients()["ssm"]
+    found = ssm.get_parameters_by_path(
+        Path=f"/astrohub/{deployment.namespace}/hub", WithDecryption=True
+    )["Parameters"]
+    assert len(found) == 3
+    return [p["Value"] for p in found]
+
+
 def test_no_secret_in_a_very_verbose_run(switched: dict[str, Any], deployment: Deployment) -> None:
     verbose = switched["github"].output
     assert GITHUB_WITH_TLS_SECRET["github_client_secret"] not in verbose
     assert deployment.settings["mast_client_secret"] not in verbose
-    deploy = succeeded(deployment.run("deploy.yml", tags=["jupyterhub"], verbosity=3))
+    # -vvvv, the most an operator debugging a run would use: the lookups and modules print their
+    # results there unless no_log hides them.
+    deploy = succeeded(deployment.run("deploy.yml", tags=["jupyterhub"], verbosity=4))
     assert deployment.settings["mast_client_secret"] not in deploy.output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in deploy.output or "censored" in deploy.output
+    # A count, so that a failure report does not print the secrets it found.
+    leaked = sum(secret in verbose + deploy.output for secret in kept_hub_secrets(deployment))
+    assert leaked == 0, f"{leaked} of the hub's kept secrets printed"
