@@ -188,4 +188,19 @@ BAD_CONFIGS = [
         {"https_mode": "acm", "https_acm_certificate_arn": ""},
         "https_acm_certificate_arn: required when https_mode is 'acm'",
     ),
+    BadConfig(
+        "budget-without-emails",
+        {"budget_monthly_usd": 500},
+        "budget_alert_emails: required when budget_monthly_usd is set",
+    ),
+    BadConfig(
+        "budget-negative",
+        {"budget_monthly_usd": -5},
+        "budget_monthly_usd: expected the monthly limit",
+    ),
+    BadConfig(
+        "budget-email-invalid",
+        {"budget_monthly_usd": 500, "budget_alert_emails": ["ops at example.org"]},
+        "budget_alert_emails[0]: expected e-mail addresses",
+    ),
 ]

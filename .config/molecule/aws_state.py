@@ -1,5 +1,6 @@
 """Read a molecule scenario's AWS state with boto3, independently of the roles' own modules:
-`python aws_state.py efs <name>` / `ecr <prefix>` prints JSON for the scenario's verify step.
+`python aws_state.py efs <name>` / `ecr <prefix>` / `budget <name>` prints JSON for the
+scenario's verify step.
 The endpoint comes from AWS_ENDPOINT_URL, which `make molecule` exports (the emulator)."""
 
 from __future__ import annotations
@@ -86,6 +87,35 @@ def hub_secrets(home_name: str) -> dict[str, dict[str, Any]]:
     }
 
 
+def budget(name: str) -> dict[str, Any]:
+    """The budget's limit and its alerts (type, percent, e-mail addresses), or nothing."""
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    client = boto3.client("budgets")
+    found = client.describe_budgets(AccountId=account).get("Budgets", [])
+    if not any(b["BudgetName"] == name for b in found):
+        return {}
+    described = client.describe_budget(AccountId=account, BudgetName=name)["Budget"]
+    notifications = client.describe_notifications_for_budget(AccountId=account, BudgetName=name)
+    alerts = []
+    for notification in notifications["Notifications"]:
+        subscribers = client.describe_subscribers_for_notification(
+            AccountId=account, BudgetName=name, Notification=notification
+        )["Subscribers"]
+        alerts.append(
+            [
+                notification["NotificationType"],
+                notification["Threshold"],
+                sorted(s["Address"] for s in subscribers),
+            ]
+        )
+    return {
+        "limit": described["BudgetLimit"],
+        "time_unit": described["TimeUnit"],
+        "type": described["BudgetType"],
+        "alerts": sorted(alerts),
+    }
+
+
 def ecr(prefix: str) -> dict[str, Any]:
     client = boto3.client("ecr")
     repositories = {}
@@ -101,4 +131,4 @@ def ecr(prefix: str) -> dict[str, Any]:
 
 if __name__ == "__main__":
     kind, name = sys.argv[1], sys.argv[2]
-    print(json.dumps({"efs": efs, "ecr": ecr}[kind](name)))
+    print(json.dumps({"efs": efs, "ecr": ecr, "budget": budget}[kind](name)))

@@ -273,6 +273,13 @@ def _rule_errors(settings: Mapping[str, Any]) -> list[str]:
             "'make demo', which starts the emulator and sets it"
         )
 
+    limit = merged.get("budget_monthly_usd")
+    if isinstance(limit, (int, float)) and limit > 0 and not merged.get("budget_alert_emails"):
+        messages.append(
+            "budget_alert_emails: required when budget_monthly_usd is set; list who gets the "
+            "budget's alerts (e-mail addresses)"
+        )
+
     vpc = _cidr(merged.get("network_vpc_cidr") or "")
     count = merged.get("network_az_count")
     if vpc is not None and isinstance(count, int) and 1 <= count <= 6 and vpc.prefixlen > 20:

@@ -9,6 +9,8 @@ server instead of AWS. On top of moto it adds:
 * the few EFS operations that ``community.aws.efs`` uses and moto lacks: the
   legacy tag APIs (``DescribeTags``, ``CreateTags``, ``DeleteTags``) and
   ``PutBackupPolicy``;
+* the two AWS Budgets operations the platform's ``budget`` module uses and moto lacks:
+  ``UpdateBudget`` and ``DescribeSubscribersForNotification``, on moto's own budgets;
 * AWS's own resource-type name for NAT gateways in EC2 ``DescribeTags``
   (``natgateway``; moto says ``nat-gateway``, so ``amazon.aws.ec2_vpc_nat_gateway``,
   which filters on AWS's name, saw no tags and re-tagged on every run);
@@ -350,6 +352,53 @@ def _efs_describe_backup_policy(
     return None
 
 
+def _budgets_error(code: str, message: str) -> Response:
+    response = _json_response({"__type": code, "Message": message}, 400)
+    response.headers["x-amzn-ErrorType"] = code
+    return response
+
+
+def _budgets_addon(environ: WSGIEnvironment, access_key: str) -> Response | None:
+    """Serve UpdateBudget and DescribeSubscribersForNotification (AWS Budgets API reference)
+    on moto's budgets; None lets every other budgets request through to moto."""
+    operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).rpartition(".")[2]
+    if operation not in ("UpdateBudget", "DescribeSubscribersForNotification"):
+        return None
+    from moto.budgets.models import budgets_backends
+
+    try:
+        body = _read_json_body(environ)
+    except ValueError as exc:
+        return _budgets_error("InvalidParameterException", f"Invalid JSON body: {exc}")
+    backend = budgets_backends[_account_id(environ, access_key)]["aws"]
+    budgets = backend.budgets[str(body.get("AccountId", ""))]
+    if operation == "UpdateBudget":
+        new = dict(body.get("NewBudget") or {})
+        budget = budgets.get(str(new.get("BudgetName", "")))
+        if budget is None:
+            return _budgets_error("NotFoundException", "Unable to update budget: not found")
+        # UpdateBudget replaces the budget; AWS keeps its spend and time period.
+        for kept in ("CalculatedSpend", "TimePeriod"):
+            if kept in budget.budget and kept not in new:
+                new[kept] = budget.budget[kept]
+        new["LastUpdatedTime"] = time.time()
+        budget.budget = new
+        return _json_response({})
+    budget = budgets.get(str(body.get("BudgetName", "")))
+    wanted = body.get("Notification") or {}
+    key = ("NotificationType", "ComparisonOperator", "Threshold")
+    found = [
+        n
+        for n in (budget.notifications if budget else [])
+        if all(n.details.get(k) == wanted.get(k) for k in key)
+        and n.details.get("ThresholdType", "PERCENTAGE")
+        == wanted.get("ThresholdType", "PERCENTAGE")
+    ]
+    if not found:
+        return _budgets_error("NotFoundException", "Unable to find the notification")
+    return _json_response({"Subscribers": found[0].subscribers})
+
+
 class EmulatorMiddleware:
     """WSGI middleware in front of moto: counts calls, serves our endpoints and add-ons."""
 
@@ -368,6 +417,10 @@ class EmulatorMiddleware:
         scope = _credential_scope(environ)
         if scope and scope[2] == "elasticfilesystem":
             response = _efs_addon(environ, access_key=scope[0], region=scope[1])
+            if response is not None:
+                return response(environ, start_response)
+        if scope and scope[2] == "budgets":
+            response = _budgets_addon(environ, access_key=scope[0])
             if response is not None:
                 return response(environ, start_response)
         return self.app(environ, start_response)

@@ -104,6 +104,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             "mast_allowed_email_domains": ["example.org"],
             "hub_host": "hub.example.org",
             "https_letsencrypt_contact_email": "ops@example.org",
+            "budget_monthly_usd": 800,
+            "budget_alert_emails": ["ops@example.org"],
         }
         # Loaded after main.yml and versions.yml (files of a group_vars directory load in order).
         (site / "group_vars" / "all" / "zz-site.yml").write_text(yaml.safe_dump(settings))

@@ -203,6 +203,25 @@ class TestDeploy:
         assert (alarm["Statistic"], alarm["Unit"]) == ("Minimum", "Bytes")
         assert alarm["Threshold"] == 512 * 1024**3  # the default, efs_home_burst_credits_alarm_gib
 
+    def test_a_budget_watches_the_accounts_monthly_cost(self, deployment, aws) -> None:
+        account = aws["sts"].get_caller_identity()["Account"]
+        name = f"{NAMESPACE}-monthly"
+        budget = aws["budgets"].describe_budget(AccountId=account, BudgetName=name)["Budget"]
+        assert budget["BudgetLimit"] == {"Amount": "800.0", "Unit": "USD"}
+        assert (budget["TimeUnit"], budget["BudgetType"]) == ("MONTHLY", "COST")
+        alerts = aws["budgets"].describe_notifications_for_budget(
+            AccountId=account, BudgetName=name
+        )["Notifications"]
+        assert sorted((a["NotificationType"], a["Threshold"]) for a in alerts) == [
+            ("ACTUAL", 80.0),
+            ("FORECASTED", 100.0),
+        ]
+        for alert in alerts:
+            subscribers = aws["budgets"].describe_subscribers_for_notification(
+                AccountId=account, BudgetName=name, Notification=alert
+            )["Subscribers"]
+            assert subscribers == [{"SubscriptionType": "EMAIL", "Address": "ops@example.org"}]
+
     def test_the_hub_keeps_its_secrets(self, deployment, aws) -> None:
         """Cookie secret, CryptKeeper key, operators' token: made once as SecureStrings, left at
         their first version by the second run (above), carried by the rendered secrets layer

@@ -235,6 +235,53 @@ def test_efs_put_backup_policy(client: ClientFactory) -> None:
     assert error_of(excinfo) == ("FileSystemNotFound", 404)
 
 
+def test_budgets_update_budget_and_describe_subscribers(client: ClientFactory) -> None:
+    """The two operations moto lacks answer as the AWS Budgets API reference says, on the
+    budgets moto keeps."""
+    budgets = client("budgets")
+    account = "123456789012"
+    name = f"test-{uuid.uuid4()}"
+    notification = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    subscribers = [{"SubscriptionType": "EMAIL", "Address": "ops@example.org"}]
+    budget = {
+        "BudgetName": name,
+        "BudgetLimit": {"Amount": "500.0", "Unit": "USD"},
+        "TimeUnit": "MONTHLY",
+        "BudgetType": "COST",
+    }
+    budgets.create_budget(
+        AccountId=account,
+        Budget=budget,
+        NotificationsWithSubscribers=[{"Notification": notification, "Subscribers": subscribers}],
+    )
+    found = budgets.describe_subscribers_for_notification(
+        AccountId=account, BudgetName=name, Notification=notification
+    )
+    assert found["Subscribers"] == subscribers
+
+    budgets.update_budget(
+        AccountId=account, NewBudget={**budget, "BudgetLimit": {"Amount": "800.0", "Unit": "USD"}}
+    )
+    described = budgets.describe_budget(AccountId=account, BudgetName=name)["Budget"]
+    assert described["BudgetLimit"] == {"Amount": "800.0", "Unit": "USD"}
+    assert described["TimePeriod"]["Start"]  # kept from the budget as created
+
+    with pytest.raises(ClientError) as excinfo:
+        budgets.update_budget(AccountId=account, NewBudget={**budget, "BudgetName": "missing"})
+    assert error_of(excinfo) == ("NotFoundException", 400)
+    other = {**notification, "Threshold": 100.0}
+    with pytest.raises(ClientError) as excinfo:
+        budgets.describe_subscribers_for_notification(
+            AccountId=account, BudgetName=name, Notification=other
+        )
+    assert error_of(excinfo) == ("NotFoundException", 400)
+
+
 # --- command line -----------------------------------------------------------
 
 
