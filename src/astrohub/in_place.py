@@ -18,9 +18,10 @@ def _tags_include(tags: Mapping[str, str], wanted: Mapping[str, Any]) -> bool:
     return all(tags.get(key) == str(value) for key, value in wanted.items())
 
 
-def _own_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    """Tags without AWS' own (aws:*), which the modules never purge."""
-    return {k: v for k, v in tags.items() if not k.startswith("aws:")}
+def _tags_equal(tags: Mapping[str, str], wanted: Mapping[str, Any]) -> bool:
+    """Exactly these tags (purge_tags on), besides AWS' own (aws:*), which no module purges."""
+    own = {k: v for k, v in tags.items() if not k.startswith("aws:")}
+    return own == {key: str(value) for key, value in wanted.items()}
 
 
 def vpc_in_place(vpcs: list[dict[str, Any]], cidr: str, tags: Mapping[str, Any]) -> str:
@@ -79,7 +80,6 @@ def route_table_in_place(
     if len(matching) != 1:
         return False
     table = matching[0]
-    own_tags = _own_tags(table.get("tags", {}))
     wanted_routes = {
         (r["dest"], r.get("gateway_id") or r.get("nat_gateway_id") or "") for r in routes
     }
@@ -94,7 +94,7 @@ def route_table_in_place(
         if not a["main"] and a.get("subnet_id")
     }
     return (
-        own_tags == {k: str(v) for k, v in tags.items()}
+        _tags_equal(table.get("tags", {}), tags)
         and created_routes == wanted_routes
         and associated == set(subnet_ids)
     )
@@ -109,9 +109,9 @@ def key_pair_in_place(
     if len(keypairs) != 1:
         return False
     key = keypairs[0]
-    return str(key.get("public_key", "")).split()[:2] == public_key.split()[:2] and _own_tags(
-        key.get("tags", {})
-    ) == {k: str(v) for k, v in tags.items()}
+    return str(key.get("public_key", "")).split()[:2] == public_key.split()[:2] and _tags_equal(
+        key.get("tags", {}), tags
+    )
 
 
 def _wanted_rules(
@@ -164,7 +164,7 @@ def security_group_in_place(groups: list[dict[str, Any]], group: Mapping[str, An
     found = matching[0]
     in_place = (
         found.get("description") == group["description"]
-        and _own_tags(found.get("tags", {})) == {k: str(v) for k, v in group["tags"].items()}
+        and _tags_equal(found.get("tags", {}), group["tags"])
         and _current_rules(found.get("ip_permissions", [])) == _wanted_rules(group["rules"])
     )
     return str(found["group_id"]) if in_place else ""
@@ -177,9 +177,7 @@ def internet_gateway_in_place(gateways: list[dict[str, Any]], tags: Mapping[str,
         return ""
     gateway = gateways[0]
     attached = [a for a in gateway.get("attachments", []) if a.get("state") == "available"]
-    if len(attached) != 1 or _own_tags(gateway.get("tags", {})) != {
-        k: str(v) for k, v in tags.items()
-    }:
+    if len(attached) != 1 or not _tags_equal(gateway.get("tags", {}), tags):
         return ""
     return str(gateway["internet_gateway_id"])
 
@@ -202,7 +200,7 @@ def file_system_in_place(file_systems: list[dict[str, Any]], file_system: Mappin
         found.get("life_cycle_state") == "available"
         and found.get("throughput_mode") == file_system["throughput_mode"]
         and (not provisioned or found.get("provisioned_throughput_in_mibps") == float(provisioned))
-        and _own_tags(found.get("tags", {})) == {k: str(v) for k, v in file_system["tags"].items()}
+        and _tags_equal(found.get("tags", {}), file_system["tags"])
         and set(targets) == set(wanted)
         and all(
             t.get("life_cycle_state") == "available"

@@ -75,8 +75,9 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 
-# A notification as (type, threshold percent) and the e-mail addresses it goes to.
-Alert = tuple[str, float, frozenset[str]]
+# A notification and who it goes to, as one comparable value: type, comparison, threshold,
+# threshold type and the (subscription type, address) pairs.
+Alert = tuple[str, str, float, str, frozenset[tuple[str, str]]]
 
 
 def notification(kind: str, percent: float) -> dict[str, Any]:
@@ -88,6 +89,16 @@ def notification(kind: str, percent: float) -> dict[str, Any]:
     }
 
 
+def alert(found: dict[str, Any], subscribers: list[dict[str, str]]) -> Alert:
+    return (
+        found["NotificationType"],
+        found.get("ComparisonOperator", ""),
+        float(found["Threshold"]),
+        found.get("ThresholdType", "PERCENTAGE"),
+        frozenset((s["SubscriptionType"], s["Address"]) for s in subscribers),
+    )
+
+
 def current_budget(client: Any, account: str, name: str) -> dict[str, Any] | None:
     try:
         found: dict[str, Any] = client.describe_budget(AccountId=account, BudgetName=name)["Budget"]
@@ -97,7 +108,7 @@ def current_budget(client: Any, account: str, name: str) -> dict[str, Any] | Non
 
 
 def current_alerts(client: Any, account: str, name: str) -> dict[Alert, dict[str, Any]]:
-    """The budget's notifications, by (type, threshold, e-mails), as AWS returned them."""
+    """The budget's notifications with their subscribers, each as AWS returned it."""
     alerts = {}
     pages = client.get_paginator("describe_notifications_for_budget").paginate(
         AccountId=account, BudgetName=name
@@ -107,13 +118,7 @@ def current_alerts(client: Any, account: str, name: str) -> dict[Alert, dict[str
             subscribers = client.describe_subscribers_for_notification(
                 AccountId=account, BudgetName=name, Notification=found
             )["Subscribers"]
-            emails = frozenset(
-                s["Address"] for s in subscribers if s["SubscriptionType"] == "EMAIL"
-            )
-            key = (found["NotificationType"], float(found["Threshold"]), emails)
-            if found.get("ComparisonOperator") != "GREATER_THAN" or len(emails) != len(subscribers):
-                key = (found["NotificationType"], -1.0, emails)  # never wanted: replaced
-            alerts[key] = found
+            alerts[alert(found, subscribers)] = found
     return alerts
 
 
@@ -151,20 +156,18 @@ def main() -> None:
             "TimeUnit": "MONTHLY",
             "BudgetType": "COST",
         }
-        emails = frozenset(params["emails"])
-        wanted_alerts: dict[Alert, dict[str, Any]] = (
-            {
-                ("ACTUAL", float(params["actual_percent"]), emails): notification(
-                    "ACTUAL", params["actual_percent"]
-                ),
-                ("FORECASTED", float(params["forecasted_percent"]), emails): notification(
-                    "FORECASTED", params["forecasted_percent"]
-                ),
-            }
-            if emails
-            else {}
+        subscribers = [
+            {"SubscriptionType": "EMAIL", "Address": e} for e in sorted(set(params["emails"]))
+        ]
+        notifications = (
+            [
+                notification("ACTUAL", params["actual_percent"]),
+                notification("FORECASTED", params["forecasted_percent"]),
+            ]
+            if subscribers
+            else []
         )
-        subscribers = [{"SubscriptionType": "EMAIL", "Address": e} for e in sorted(emails)]
+        wanted_alerts = {alert(n, subscribers): n for n in notifications}
         if found is None:
             changed = True
             if not module.check_mode:
@@ -211,8 +214,12 @@ def main() -> None:
             "name": name,
             "limit_usd": float(params["limit_usd"]),
             "notifications": [
-                {"type": kind, "percent": percent, "emails": sorted(to)}
-                for kind, percent, to in sorted(wanted_alerts)
+                {
+                    "type": n["NotificationType"],
+                    "percent": n["Threshold"],
+                    "emails": [s["Address"] for s in subscribers],
+                }
+                for n in notifications
             ],
         },
     )
