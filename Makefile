@@ -140,7 +140,7 @@ images: venv ## docker buildx build + smoke test of every image (needs Docker)
 images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS credentials)
 	$(BIN)/python -m astrohub.images push --registry $(ECR_REGISTRY)
 
-bench: venv ## deploy / re-run / teardown timings and AWS call counts (build/bench.json)
+bench: venv node_modules/.installed localhub-venv system-deps ## deploy / re-run / teardown timings, AWS calls, upgrade login gap (build/bench.json)
 	$(OFFLINE) $(BIN)/python tests/bench.py
 
 lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requirements-ci-node.lock

@@ -28,6 +28,11 @@ BAD_CONFIGS = [
         "deployment_namespace: expected a DNS label",
     ),
     BadConfig(
+        "namespace-like-a-cluster-generation",
+        {"deployment_namespace": "astro-g2"},
+        "deployment_namespace: expected a DNS label",
+    ),
+    BadConfig(
         "region-unknown",
         {"aws_region": "us-east-7"},
         "aws_region: 'us-east-7' is not a known AWS region (did you mean",

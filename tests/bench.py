@@ -1,13 +1,18 @@
 """`make bench`: how long the foundation takes against the emulator, and how many AWS calls.
 
 Measures a fresh deploy, a no-op re-run (which must report changed=0) and a full teardown,
-counting API calls at the emulator. Prints a table and writes build/bench.json; fails when the
-no-op re-run misses its targets (share of the fresh wall time, AWS calls).
+counting API calls at the emulator, and the upgrade's login gap (tests/hub/test_upgrade_switch.py:
+the old local hub stops, the new one answers on the same database). Prints a table and writes
+build/bench.json; fails when the no-op re-run misses its targets (share of the fresh wall time,
+AWS calls) or the login gap is a minute or more.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass
 
@@ -19,6 +24,10 @@ NAMESPACE = "astrohub-demo"
 # half of the 175 AWS calls it made when the issue was filed.
 NO_OP_WALL_SHARE = 0.40
 NO_OP_MAX_CALLS = 175 // 2
+# Issue 10's target for the upgrade's switch: users cannot log in for less than a minute.
+LOGIN_GAP_MAX = 60.0
+SWITCH_TEST = REPO / "tests" / "hub" / "test_upgrade_switch.py"
+SWITCH_REPORT = REPO / "build" / "upgrade-switch.json"
 
 
 @dataclass
@@ -39,6 +48,21 @@ def measure(emulator: Emulator, name: str, playbook: str, **kwargs: object) -> S
     return Step(name, round(seconds, 1), calls, result.changed, result.returncode)
 
 
+def login_gap() -> float | None:
+    """The switch test's measured login gap; None when the test failed."""
+    SWITCH_REPORT.unlink(missing_ok=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SWITCH_TEST)],
+        cwd=REPO,
+        env=os.environ,
+        check=False,
+    )
+    if done.returncode != 0 or not SWITCH_REPORT.is_file():
+        return None
+    seconds: float = json.loads(SWITCH_REPORT.read_text())["login_gap_seconds"]
+    return seconds
+
+
 def main() -> int:
     with Emulator() as emulator:
         steps = [
@@ -52,12 +76,16 @@ def main() -> int:
                 extra_vars={"confirm_destroy": NAMESPACE},
             ),
         ]
+    gap = login_gap()
     print(f"{'step':28s} {'wall time':>10s} {'API calls':>10s} {'changed':>8s}")
     for step in steps:
         print(f"{step.name:28s} {step.seconds:>9.1f}s {step.api_calls:>10d} {step.changed:>8d}")
+    print(f"{'upgrade login gap':28s} {gap:>9.1f}s" if gap is not None else "upgrade switch failed")
     out = REPO / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps([asdict(s) for s in steps], indent=2) + "\n")
+    out.write_text(
+        json.dumps({"steps": [asdict(s) for s in steps], "login_gap_seconds": gap}, indent=2) + "\n"
+    )
     print(f"written to {out.relative_to(REPO)}")
     failed = [s.name for s in steps if s.returncode != 0]
     fresh, no_op = steps[0], steps[1]
@@ -67,6 +95,8 @@ def main() -> int:
         missed.append(f"no-op re-run took {share:.0%} of a fresh deploy's time")
     if no_op.api_calls > NO_OP_MAX_CALLS:
         missed.append(f"no-op re-run made {no_op.api_calls} AWS calls (at most {NO_OP_MAX_CALLS})")
+    if gap is None or gap >= LOGIN_GAP_MAX:
+        missed.append(f"upgrade login gap {gap} s (under {LOGIN_GAP_MAX:.0f} s)")
     if failed or no_op.changed or missed:
         print(f"problems: failed={failed} no-op changed={no_op.changed} {'; '.join(missed)}")
         return 1

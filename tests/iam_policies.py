@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from astrohub.generations import cluster_name
+
 REPO = Path(__file__).resolve().parents[1]
 HERE = REPO / "tests" / "iam"
 CALLS = REPO / "tests" / "data" / "iam" / "kops-calls.yaml"
@@ -31,15 +33,17 @@ LONGEST_NAMESPACE = "a" + "b" * 18 + "c"
 
 @dataclass(frozen=True)
 class Rendered:
-    """The rendered documents of one namespace."""
+    """The rendered documents of one namespace, for the cluster generations the CI node
+    manages; ``cluster`` is the newest (the one an upgrade builds)."""
 
     namespace: str
     boundary_arn: str
     policies: dict[str, Any]
+    generations: tuple[int, ...] = (0,)
 
     @property
     def cluster(self) -> str:
-        return f"{self.namespace}.k8s.local"
+        return cluster_name(self.namespace, self.generations[-1])
 
     def identity(self) -> dict[str, Any]:
         """The policies attached to the CI node's role (all but the kops roles' boundary)."""
@@ -57,8 +61,9 @@ class Rendered:
         }
 
 
-def render(namespace: str) -> Rendered:
-    """Render with the role's own templates and tasks (an ansible-playbook run, no AWS)."""
+def render(namespace: str, generations: tuple[int, ...] = (0,)) -> Rendered:
+    """Render with the role's own templates and tasks (an ansible-playbook run, no AWS), for
+    the clusters of these generations (the live one, and an upgrade's new one)."""
     # One file per run: lint and the unit tests may render the same namespace side by side.
     (REPO / "build" / "iam").mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(dir=REPO / "build" / "iam")) / f"{namespace}.json"
@@ -74,6 +79,7 @@ def render(namespace: str) -> Rendered:
             json.dumps(
                 {
                     "deployment_namespace": namespace,
+                    "ci_node_cluster_names": [cluster_name(namespace, g) for g in generations],
                     "out": str(out),
                     "ansible_python_interpreter": sys.executable,
                 }
@@ -88,7 +94,7 @@ def render(namespace: str) -> Rendered:
     if done.returncode != 0:
         raise RuntimeError(f"rendering the policies failed:\n{done.stdout[-3000:]}")
     data = json.loads(out.read_text())
-    return Rendered(namespace, data["boundary_arn"], data["policies"])
+    return Rendered(namespace, data["boundary_arn"], data["policies"], generations)
 
 
 @dataclass

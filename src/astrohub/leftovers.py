@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from astrohub.generations import cluster_name
+
 TAG_KEY = "astrohub:deployment"
 SCOPES = ("kubernetes", "efs", "ci", "s3", "ecr", "network")
 # ELB's DescribeTags takes at most 20 load balancers or target groups a call.
 ELB_TAGS_PER_CALL = 20
 
 Client = Any  # a boto3 client; botocore builds them dynamically, so no static type exists
-Finder = Callable[[Callable[[str], Client], str, dict[str, str]], list[str]]
+Finder = Callable[[Callable[[str], Client], str, dict[str, Any]], list[str]]
 
 
 def _items(client: Client, operation: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
@@ -66,9 +68,14 @@ CLUSTER_EC2_RESOURCES = (
 
 
 def _kubernetes(
-    clients: Callable[[str], Client], namespace: str, names: dict[str, str]
+    clients: Callable[[str], Client], namespace: str, names: dict[str, Any]
 ) -> list[str]:
-    tag_key, tag_value = _cluster_owned(names["cluster"])
+    """Every generation's cluster (two while an upgrade is under way)."""
+    return [found for cluster in names["clusters"] for found in _cluster(clients, cluster)]
+
+
+def _cluster(clients: Callable[[str], Client], cluster: str) -> list[str]:
+    tag_key, tag_value = _cluster_owned(cluster)
     owned = [{"Name": f"tag:{tag_key}", "Values": [tag_value]}]
     ec2 = clients("ec2")
     found = [
@@ -93,7 +100,7 @@ def _kubernetes(
     ):
         arns = [item[arn_key] for item in _items(elbv2, operation, key)]
         owned_arns = _elb_owned(
-            elbv2, "describe_tags", "ResourceArn", arns, "ResourceArns", names["cluster"]
+            elbv2, "describe_tags", "ResourceArn", arns, "ResourceArns", cluster
         )
         found += [f"{what} {arn}" for arn in owned_arns]
     elb = clients("elb")
@@ -104,13 +111,13 @@ def _kubernetes(
     found += [
         f"classic load balancer {name}"
         for name in _elb_owned(
-            elb, "describe_tags", "LoadBalancerName", classic, "LoadBalancerNames", names["cluster"]
+            elb, "describe_tags", "LoadBalancerName", classic, "LoadBalancerNames", cluster
         )
     ]
     return found
 
 
-def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]) -> list[str]:
     efs = clients("efs")
     found = []
     for fs in _items(efs, "describe_file_systems", "FileSystems"):
@@ -144,7 +151,7 @@ def _security_groups(
     return [f"security group {g['GroupId']} ({g['GroupName']})" for g in groups]
 
 
-def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]) -> list[str]:
     ec2, iam = clients("ec2"), clients("iam")
     found = []
     for reservation in _items(
@@ -175,7 +182,7 @@ def _ci(clients: Callable[[str], Client], namespace: str, names: dict[str, str])
     return found
 
 
-def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+def _s3(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]) -> list[str]:
     buckets = _items(clients("s3"), "list_buckets", "Buckets")
     return [f"s3 bucket {b['Name']}" for b in buckets if b["Name"] == names["state_bucket"]]
 
@@ -191,7 +198,7 @@ NETWORK_RESOURCES = (
 )
 
 
-def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]) -> list[str]:
     ec2 = clients("ec2")
     return [
         f"{what} {item[id_key]}"
@@ -202,7 +209,7 @@ def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, 
     ]
 
 
-def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, str]) -> list[str]:
+def _ecr(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]) -> list[str]:
     ecr = clients("ecr")
     return [
         f"ecr repository {r['repositoryName']}"
@@ -221,10 +228,13 @@ FINDERS: dict[str, Finder] = {
 }
 
 
-def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
-    """The deployment-derived names the roles use (see each role's vars/main.yml)."""
+def resource_names(
+    namespace: str, state_bucket: str, clusters: list[str] | None = None
+) -> dict[str, Any]:
+    """The deployment-derived names the roles use (see each role's vars/main.yml); clusters:
+    the kops clusters of every generation (default: generation 0's)."""
     return {
-        "cluster": f"{namespace}.k8s.local",
+        "clusters": clusters or [cluster_name(namespace, 0)],
         "ci_node": f"{namespace}-ci-node",
         "ci_ssh": f"{namespace}-ci-node-ssh",
         "kops_boundary": f"{namespace}-kops-nodes-boundary",
@@ -237,11 +247,15 @@ def resource_names(namespace: str, state_bucket: str) -> dict[str, str]:
 
 
 def find(
-    clients: Callable[[str], Client], namespace: str, state_bucket: str, scopes: list[str]
+    clients: Callable[[str], Client],
+    namespace: str,
+    state_bucket: str,
+    scopes: list[str],
+    clusters: list[str] | None = None,
 ) -> dict[str, list[str]]:
     """What is left of the deployment in each asked scope."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValueError(f"unknown scope(s) {unknown}; known: {list(SCOPES)}")
-    names = resource_names(namespace, state_bucket)
+    names = resource_names(namespace, state_bucket, clusters)
     return {scope: FINDERS[scope](clients, namespace, names) for scope in scopes}

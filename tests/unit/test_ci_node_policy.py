@@ -31,9 +31,16 @@ from pinned import KOPS_VERSION
 MANAGED_POLICY_LIMIT = 6144
 
 
-@pytest.fixture(scope="module", params=["astrohub", LONGEST_NAMESPACE])
+@pytest.fixture(
+    scope="module",
+    params=[("astrohub", (0,)), (LONGEST_NAMESPACE, (0,)), (LONGEST_NAMESPACE, (99, 100))],
+    ids=["astrohub", "longest", "longest-upgrading-to-g100"],
+)
 def rendered(request: pytest.FixtureRequest) -> Rendered:
-    return render(request.param)
+    """The third: during an upgrade, kops' requests are those for the new cluster (names as
+    long as they get), and the documents name both clusters (still within AWS's size limit)."""
+    namespace, generations = request.param
+    return render(namespace, generations)
 
 
 def decide(rendered: Rendered, requests: list[Request]) -> list[str]:
@@ -286,3 +293,32 @@ def test_the_boundary_grants_no_way_to_escalate(rendered: Rendered) -> None:
         if res.get("result") == "Allowed"
     ]
     assert not allowed, allowed
+
+
+def test_an_upgrade_reaches_both_generations_and_no_other() -> None:
+    """While an upgrade has generations 1 (live) and 2 (new), the node may manage the kops
+    roles, Auto Scaling groups and termination queues of both, and of no other generation."""
+    rendered = render("astrohub", (1, 2))
+    arn_iam = f"arn:aws:iam::{ACCOUNT}"
+    boundary = {"iam:PermissionsBoundary": rendered.boundary_arn}
+
+    def requests(cluster: str) -> list[Request]:
+        return [
+            Request("iam:CreateRole", f"{arn_iam}:role/nodes.{cluster}", boundary),
+            Request("iam:DeleteRole", f"{arn_iam}:role/nodes.{cluster}"),
+            Request(
+                "autoscaling:DeleteAutoScalingGroup",
+                f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:0a:"
+                f"autoScalingGroupName/nodes.{cluster}",
+            ),
+            Request(
+                "sqs:DeleteQueue",
+                f"arn:aws:sqs:{REGION}:{ACCOUNT}:{cluster.replace('.', '-')}-nth",
+            ),
+        ]
+
+    managed = ["astrohub-g1.k8s.local", "astrohub-g2.k8s.local"]
+    others = ["astrohub.k8s.local", "astrohub-g3.k8s.local", "astrohub-g12.k8s.local"]
+    results = {cluster: set(decide(rendered, requests(cluster))) for cluster in managed + others}
+    assert {c: results[c] for c in managed} == {c: {"Allowed"} for c in managed}
+    assert {c: results[c] for c in others} == {c: {"ImplicitlyDenied"} for c in others}

@@ -99,3 +99,28 @@ def test_more_load_balancers_than_one_tag_call_takes_are_all_read(
     assert f"load balancer {planted['made']['nlb']}" in found["kubernetes"]
     # One call per load balancer: the two network ones, then the classic one.
     assert planted["emulator"].calls()["elasticloadbalancing:DescribeTags"] == 3
+
+
+def test_the_kubernetes_scope_covers_every_generation_it_is_given(
+    planted: dict[str, Any],
+) -> None:
+    """During an upgrade two clusters exist: the new generation's leftovers count only when
+    its name is passed (teardown passes every generation the state bucket's record names)."""
+    ec2 = planted["clients"]("ec2")
+    upgrade = {"Key": f"kubernetes.io/cluster/{NAMESPACE}-g1.k8s.local", "Value": "owned"}
+    volume = ec2.create_volume(
+        AvailabilityZone="us-east-1a",
+        Size=1,
+        TagSpecifications=[{"ResourceType": "volume", "Tags": [upgrade]}],
+    )["VolumeId"]
+    bucket = f"{NAMESPACE}-kops-state"
+    live_only = leftovers.find(planted["clients"], NAMESPACE, bucket, ["kubernetes"])
+    assert f"volume {volume}" not in live_only["kubernetes"]
+    both = leftovers.find(
+        planted["clients"],
+        NAMESPACE,
+        bucket,
+        ["kubernetes"],
+        [CLUSTER, f"{NAMESPACE}-g1.k8s.local"],
+    )
+    assert sorted(both["kubernetes"]) == sorted([*live_only["kubernetes"], f"volume {volume}"])

@@ -1,11 +1,12 @@
-"""Filter deciding what to do with the kops cluster (logic and tests in astrohub.kops)."""
+"""Filters for the kops cluster: what to do with it (astrohub.kops), and its name in each
+generation (astrohub.generations)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from astrohub import kops
+from astrohub import generations, kops
 
 
 def kops_decision(desired: str, current_stdout: str, rc: int, stderr: str = "") -> dict[str, Any]:
@@ -14,8 +15,13 @@ def kops_decision(desired: str, current_stdout: str, rc: int, stderr: str = "") 
     return {"action": decision.action, "diff": list(decision.diff)}
 
 
+def cluster_name(namespace: str, generation: int = 0) -> str:
+    """The kops cluster name of a deployment's cluster generation."""
+    return generations.cluster_name(namespace, int(generation))
+
+
 class FilterModule:
     """astrohub.platform kops filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"kops_decision": kops_decision}
+        return {"kops_decision": kops_decision, "cluster_name": cluster_name}

@@ -10,8 +10,8 @@ description:
   - Read-only. Finds the deployment's resources by the C(astrohub:deployment) tag (IAM and S3
     by their deployment-derived names) in each asked scope. Teardown ends with it and fails
     when anything it tore down is still there.
-  - The C(kubernetes) scope is what kops and Kubernetes made for the cluster
-    C(<namespace>.k8s.local), found by their C(kubernetes.io/cluster/<name>=owned) tag
+  - The C(kubernetes) scope is what kops and Kubernetes made for the clusters O(clusters),
+    found by their C(kubernetes.io/cluster/<name>=owned) tag
     (instances, volumes, security groups, network interfaces, launch templates, auto scaling
     groups, load balancers and target groups).
 version_added: 0.1.0
@@ -31,6 +31,13 @@ options:
     elements: str
     choices: [kubernetes, efs, ci, s3, ecr, network]
     required: true
+  clusters:
+    description:
+      - The kops clusters of the C(kubernetes) scope, one per cluster generation (see
+        M(astrohub.platform.cluster_generation)). Default C(<namespace>.k8s.local).
+    type: list
+    elements: str
+    version_added: 0.6.0
 extends_documentation_fragment:
   - amazon.aws.common.modules
   - amazon.aws.region.modules
@@ -79,6 +86,7 @@ def main() -> None:
                 "choices": list(leftovers.SCOPES),
                 "required": True,
             },
+            "clusters": {"type": "list", "elements": "str"},
         },
         supports_check_mode=True,
     )
@@ -88,6 +96,7 @@ def main() -> None:
             module.params["namespace"],
             module.params["state_bucket"],
             module.params["scopes"],
+            module.params["clusters"],
         )
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
         module.fail_json_aws(error, msg="Could not list the deployment's resources")

@@ -1,0 +1,210 @@
+"""playbooks/upgrade.yml against the emulator, the Kubernetes layer in plan mode.
+
+An upgrade builds generation N+1 beside the live N and switches to it. Here the new cluster's
+manifest and release are rendered and validated beside the live ones; the record in the state
+bucket (which the tests set as a real upgrade leaves it, since plan mode never writes it)
+decides which generation is built, resumed or retired; and the CI node's IAM policy, read
+from the emulator, covers exactly the generations the record names.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from astrohub.generations import RECORD_KEY
+from astrohub_local.runner import offline_env
+from deployments import Deployment
+
+
+def _record(deployment: Deployment) -> dict[str, Any] | None:
+    s3 = deployment.clients()["s3"]
+    try:
+        body = s3.get_object(Bucket=f"{deployment.namespace}-kops-state", Key=RECORD_KEY)["Body"]
+    except s3.exceptions.NoSuchKey:
+        return None
+    loaded: dict[str, Any] = json.loads(body.read())
+    return loaded
+
+
+def _set_record(deployment: Deployment, record: dict[str, Any] | None) -> None:
+    s3 = deployment.clients()["s3"]
+    bucket = f"{deployment.namespace}-kops-state"
+    if record is None:
+        s3.delete_object(Bucket=bucket, Key=RECORD_KEY)
+    else:
+        s3.put_object(Bucket=bucket, Key=RECORD_KEY, Body=json.dumps(record).encode())
+
+
+def _kops_cluster_name(path: Any) -> str:
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    [cluster] = [d for d in docs if d["kind"] == "Cluster"]
+    name: str = cluster["metadata"]["name"]
+    return name
+
+
+def _role_grants(deployment: Deployment) -> list[str]:
+    """The kops-role ARNs the CI node's iam policy lets it create (in the emulator)."""
+    iam = deployment.clients()["iam"]
+    arn = next(
+        p["Arn"]
+        for p in iam.list_policies(Scope="Local")["Policies"]
+        if p["PolicyName"] == f"{deployment.namespace}-ci-node-iam"
+    )
+    version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    text = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
+    document = json.loads(text) if isinstance(text, str) else text
+    [grant] = [s for s in document["Statement"] if s["Sid"] == "KopsRolesGrantWithinBoundary"]
+    resources = grant["Resource"]
+    return sorted([resources] if isinstance(resources, str) else resources)
+
+
+@pytest.fixture(autouse=True)
+def no_record(disposable: Deployment) -> None:
+    _set_record(disposable, None)
+
+
+def test_an_upgrade_builds_the_next_generation_beside_the_live_one(
+    disposable: Deployment,
+) -> None:
+    ns, build = disposable.namespace, disposable.build
+    live_manifest = (build / "kops-cluster.yaml").read_text()
+    result = disposable.run("upgrade.yml")
+    assert result.returncode == 0, result.failures or result.output[-4000:]
+    # The new cluster, validated against the kops CRDs, beside the live one's files.
+    upgrade = build / "upgrade"
+    assert _kops_cluster_name(upgrade / "kops-cluster.yaml") == f"{ns}-g1.k8s.local"
+    assert (build / "kops-cluster.yaml").read_text() == live_manifest
+    # Its hub must not open the database the live hub writes: a standby in-memory one.
+    base = yaml.safe_load((upgrade / "jupyterhub-values" / "10-base.yaml").read_text())
+    assert base["hub"]["db"] == {"type": "sqlite-memory"}
+    live_base = yaml.safe_load((build / "jupyterhub-values" / "10-base.yaml").read_text())
+    assert live_base["hub"]["db"]["type"] == "sqlite-pvc"
+    rendered = (upgrade / "jupyterhub-rendered.yaml").read_text()
+    assert "sqlite-memory" in rendered
+    # The switch and the old cluster's deletion are planned, in that order.
+    switch = result.output.index(f"helm upgrade jupyterhub on {ns}-g1.k8s.local")
+    delete = result.output.index(f"plan: kops delete cluster --name {ns}.k8s.local ")
+    assert switch < delete
+    # The CI node may build the new cluster and still manage the live one.
+    account = disposable.clients()["sts"].get_caller_identity()["Account"]
+    assert _role_grants(disposable) == [
+        f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local",
+        f"arn:aws:iam::{account}:role/*.{ns}.k8s.local",
+    ]
+    # Plan mode records nothing: no cluster was built.
+    assert _record(disposable) is None
+
+
+def test_a_rerun_resumes_the_generation_under_way(disposable: Deployment) -> None:
+    ns = disposable.namespace
+    _set_record(disposable, {"live": 1, "building": 2, "retiring": None})
+    result = disposable.run("upgrade.yml")
+    assert result.returncode == 0, result.failures or result.output[-4000:]
+    assert _kops_cluster_name(disposable.build / "upgrade" / "kops-cluster.yaml") == (
+        f"{ns}-g2.k8s.local"
+    )
+    assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
+    assert _record(disposable) == {"live": 1, "building": 2, "retiring": None}
+
+
+def test_deploy_manages_the_live_generation(disposable: Deployment) -> None:
+    """After an upgrade to generation 1, a deploy renders generation 1's cluster, and the CI
+    node's policy narrows to it."""
+    ns = disposable.namespace
+    _set_record(disposable, {"live": 1, "building": None, "retiring": None})
+    result = disposable.run("deploy.yml")
+    assert result.returncode == 0, result.failures or result.output[-4000:]
+    assert _kops_cluster_name(disposable.build / "kops-cluster.yaml") == f"{ns}-g1.k8s.local"
+    account = disposable.clients()["sts"].get_caller_identity()["Account"]
+    assert _role_grants(disposable) == [f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local"]
+
+
+def test_after_an_interrupted_switch_only_the_old_cluster_goes(disposable: Deployment) -> None:
+    ns = disposable.namespace
+    _set_record(disposable, {"live": 2, "building": None, "retiring": 1})
+    result = disposable.run("upgrade.yml")
+    assert result.returncode == 0, result.failures or result.output[-4000:]
+    assert "helm upgrade jupyterhub on" not in result.output  # no second switch
+    assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
+    # The layer converged the live generation, not a standby.
+    assert _kops_cluster_name(disposable.build / "kops-cluster.yaml") == f"{ns}-g2.k8s.local"
+
+
+def test_an_upgrade_without_a_live_cluster_is_refused(disposable: Deployment) -> None:
+    result = disposable.run("upgrade.yml", extra_vars={"plan_only": False})
+    assert result.returncode != 0
+    failure = "\n".join(result.failures)
+    assert f"There is no cluster to upgrade: {disposable.namespace}.k8s.local" in failure
+    assert _record(disposable) is None
+
+
+def _step(deployment: Deployment, *args: str, check: bool = False) -> dict[str, Any]:
+    """One call of the module, as the playbooks make it (ad hoc, against the emulator)."""
+    module_args = " ".join(
+        [f"bucket={deployment.namespace}-kops-state", f"namespace={deployment.namespace}", *args]
+    )
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ansible")),
+            "localhost",
+            "-m",
+            "astrohub.platform.cluster_generation",
+            "-a",
+            module_args,
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            *(["--check"] if check else []),
+        ],
+        env={
+            **offline_env(deployment.emulator.url),
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # The JSON report, after anything Ansible prints before it.
+    report = json.JSONDecoder().raw_decode(done.stdout, done.stdout.index("{"))[0]
+    result: dict[str, Any] = report["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    return result
+
+
+def test_the_record_moves_one_step_at_a_time_and_refuses_a_step_out_of_order(
+    disposable: Deployment,
+) -> None:
+    ns = disposable.namespace
+    assert _step(disposable, "state=switched", "generation=1").get("failed")
+    assert _record(disposable) is None
+    checked = _step(disposable, "state=upgrading", check=True)
+    assert (checked["changed"], checked["upgrade"]["new_cluster"]) == (True, f"{ns}-g1.k8s.local")
+    assert _record(disposable) is None, "check mode wrote the record"
+    assert _step(disposable, "state=upgrading")["changed"]
+    assert _record(disposable) == {"live": 0, "building": 1, "retiring": None}
+    assert not _step(disposable, "state=upgrading")["changed"], "a re-run resumes"
+    refused = _step(disposable, "state=switched", "generation=2")
+    assert "cannot switch to generation 2" in refused["msg"]
+    switched = _step(disposable, "state=switched", "generation=1")
+    assert switched["clusters"] == [f"{ns}.k8s.local", f"{ns}-g1.k8s.local"]
+    assert _record(disposable) == {"live": 1, "building": None, "retiring": 0}
+    assert _step(disposable, "state=retired")["live_cluster"] == f"{ns}-g1.k8s.local"
+    assert _record(disposable) == {"live": 1, "building": None, "retiring": None}
+
+
+def test_teardown_kubernetes_deletes_every_generations_cluster(disposable: Deployment) -> None:
+    """Interrupted mid-upgrade, two clusters exist: -t kubernetes deletes both, and its
+    leftover check looks for what kops and Kubernetes made for each."""
+    ns = disposable.namespace
+    _set_record(disposable, {"live": 1, "building": 2, "retiring": None})
+    result = disposable.run("teardown.yml", tags=["kubernetes"])
+    assert result.returncode == 0, result.failures or result.output[-4000:]
+    for cluster in (f"{ns}-g1.k8s.local", f"{ns}-g2.k8s.local"):
+        assert f"plan: kops delete cluster --name {cluster} " in result.output
+    assert f"--name {ns}.k8s.local " not in result.output
