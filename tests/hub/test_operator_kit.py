@@ -22,6 +22,7 @@ from hub_support import (
     MAST_SETTINGS,
     MAST_USER,
     NAMESPACE,
+    REPO,
     create_token,
     hub_api,
     hub_env,
@@ -29,6 +30,7 @@ from hub_support import (
     sign_in,
     start_server,
 )
+from kubespawner.slugs import escape_slug
 
 from astrohub_local.emulator import Emulator
 from astrohub_local.localhub import LocalHub, free_port
@@ -150,3 +152,34 @@ def test_list_then_check_then_stop_then_nothing_left(kit: Kit) -> None:
     again = kit.run(tags=("stop",))
     assert again.returncode == 0, again.failures or again.output[-3000:]
     assert again.changed == 0
+
+
+def test_the_storage_report_pairs_homes_with_users_largest_first(kit: Kit) -> None:
+    """playbooks/storage.yml over the local hub's homes: du's sizes beside the hub's users."""
+    megabytes = {MAST_GUEST.email: 3, MAST_USER.email: 1}
+    for user, size in megabytes.items():
+        (kit.hub.homes / escape_slug(user) / "data.fits").write_bytes(b"\0" * size * 2**20)
+    gone = kit.hub.homes / escape_slug("gone@example.org")
+    gone.mkdir()
+    (gone / "left-behind.fits").write_bytes(b"\0" * 2 * 2**20)
+    result = run_playbook(
+        "storage.yml",
+        kit.emulator.url,
+        env=hub_env(kit.provider, kit.hub.port),
+        extra_vars={
+            "deployment_namespace": NAMESPACE,
+            **MAST_SETTINGS,
+            "storage_local_homes": str(kit.hub.homes),
+        },
+        strategy="linear",
+    )
+    assert result.returncode == 0, result.failures or result.output[-3000:]
+    rows = json.loads((REPO / "build" / NAMESPACE / "storage-report.json").read_text())
+    assert [(r["user"], r["directory"]) for r in rows][:3] == [
+        (MAST_GUEST.email, escape_slug(MAST_GUEST.email)),
+        (None, "gone-40example-2eorg"),
+        (MAST_USER.email, escape_slug(MAST_USER.email)),
+    ]
+    assert [r["bytes"] // 2**20 for r in rows[:3]] == [3, 2, 1]
+    # Both were active minutes ago, as the hub records it.
+    assert [rows[0]["idle_days"], rows[2]["idle_days"]] == [0, 0]

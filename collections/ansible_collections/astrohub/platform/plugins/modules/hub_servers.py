@@ -39,6 +39,13 @@ options:
     type: str
     choices: [listed, stopped]
     default: listed
+  list_users:
+    description:
+      - Also list every user of the hub (C(GET /users), paginated) with their last activity,
+        as RV(users) (the storage report pairs them with their homes).
+    type: bool
+    default: false
+    version_added: 0.6.0
   wait_timeout:
     description: Seconds to wait for the servers to stop.
     type: int
@@ -66,6 +73,13 @@ servers:
   sample:
     - {user: astronomer@example.org, server: "", ready: true, started: "2026-12-01T09:00:00Z",
        last_activity: "2026-12-01T09:30:00Z"}
+users:
+  description: With O(list_users), every user (C(name), C(admin), C(created), C(last_activity)).
+  returned: when list_users
+  type: list
+  elements: dict
+  sample: [{name: astronomer@example.org, admin: false, created: "2026-11-01T09:00:00Z",
+            last_activity: "2026-12-01T09:30:00Z"}]
 stopped:
   description: The servers this run stopped (would stop, in check mode), as C(<user>/<server>).
   returned: always
@@ -102,10 +116,12 @@ class HubAPI:
         body = response.read() if response else b""
         return json.loads(body) if body else None
 
-    def active_users(self) -> list[dict[str, Any]]:
-        """Every user with an active server, page by page as the hub hands them out."""
+    def users(self, state: str = "") -> list[dict[str, Any]]:
+        """Every user (with state=active, those with an active server), page by page as the
+        hub hands them out."""
         users: list[dict[str, Any]] = []
-        query = "state=active"
+        selection = f"state={state}&" if state else ""
+        query = selection.rstrip("&")
         while True:
             page = self.call("GET", f"/users?{query}", accept=PAGINATED)
             users += page["items"]
@@ -114,7 +130,7 @@ class HubAPI:
                 return users
             # Not following["url"]: that is the address the hub was reached at, which behind
             # the proxy is the hub's own, not this one.
-            query = f"state=active&offset={following['offset']}&limit={following['limit']}"
+            query = f"{selection}offset={following['offset']}&limit={following['limit']}"
 
     def user(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self.call("GET", f"/users/{quote(name, safe='@~')}")
@@ -169,21 +185,26 @@ def main() -> None:
             "api_url": {"type": "str", "required": True},
             "api_token": {"type": "str", "required": True, "no_log": True},
             "state": {"type": "str", "choices": ["listed", "stopped"], "default": "listed"},
+            "list_users": {"type": "bool", "default": False},
             "wait_timeout": {"type": "int", "default": 300},
             "validate_certs": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
     api = HubAPI(module)
-    servers = running_servers(api.active_users())
+    servers = running_servers(api.users("active"))
     stopping = servers if module.params["state"] == "stopped" else []
     if stopping and not module.check_mode:
         stop_all(api, stopping, module.params["wait_timeout"])
-    module.exit_json(
-        changed=bool(stopping),
-        servers=servers,
-        stopped=[f"{s['user']}/{s['server']}" for s in stopping],
-    )
+    result: dict[str, Any] = {
+        "changed": bool(stopping),
+        "servers": servers,
+        "stopped": [f"{s['user']}/{s['server']}" for s in stopping],
+    }
+    if module.params["list_users"]:
+        fields = ("name", "admin", "created", "last_activity")
+        result["users"] = [{k: user.get(k) for k in fields} for user in api.users()]
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""Filters of the storage report (logic and tests in astrohub.storage)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from astrohub import storage
+
+
+def home_sizes(du_output: str) -> dict[str, int]:
+    """Bytes by home directory name, from `du -s --block-size=1` output."""
+    return storage.parse_du(du_output)
+
+
+def storage_report(
+    sizes: Mapping[str, int], users: Iterable[Mapping[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """One row per home and per user without one, largest first."""
+    return storage.report(sizes, users, now)
+
+
+class FilterModule:
+    """astrohub.platform storage filters."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {"home_sizes": home_sizes, "storage_report": storage_report}
