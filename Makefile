@@ -92,8 +92,8 @@ test: venv node_modules/.installed localhub-venv system-deps ## every check (CI 
 	exit $$(( status || rest ))
 
 lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
-	$(BIN)/ruff check src tests collections .config
-	$(BIN)/ruff format --check src tests collections .config
+	$(BIN)/ruff check src tests collections .config roles
+	$(BIN)/ruff format --check src tests collections .config roles
 	$(BIN)/ansible-lint --offline --profile production
 	$(BIN)/python tests/iam/parliament_lint.py
 

@@ -136,6 +136,8 @@ def _efs(clients: Callable[[str], Client], namespace: str, names: dict[str, Any]
     found += [f"cloudwatch alarm {a['AlarmName']}" for a in alarms]
     kept = _items(clients("ssm"), "get_parameters_by_path", "Parameters", Path=names["hub_secrets"])
     found += [f"ssm parameter {p['Name']}" for p in kept]
+    roles = _items(clients("iam"), "list_roles", "Roles")
+    found += [f"iam role {r['RoleName']}" for r in roles if r["RoleName"] == names["efs_restore"]]
     return found
 
 
@@ -241,6 +243,7 @@ def resource_names(
         "efs_clients": f"{namespace}-efs-clients",
         "efs_mounts": f"{namespace}-efs-mount-targets",
         "efs_alarm": f"{namespace}-home-burst-credits-low",
+        "efs_restore": f"{namespace}-efs-restore",
         "hub_secrets": f"/astrohub/{namespace}/hub",
         "state_bucket": state_bucket,
     }

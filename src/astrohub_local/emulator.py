@@ -11,6 +11,10 @@ server instead of AWS. On top of moto it adds:
   ``PutBackupPolicy``;
 * the two AWS Budgets operations the platform's ``budget`` module uses and moto lacks:
   ``UpdateBudget`` and ``DescribeSubscribersForNotification``, on moto's own budgets;
+* the AWS Backup operations restore_home.yml uses and moto lacks: ``StartBackupJob`` (an
+  on-demand backup that completes at once, so tests have a recovery point),
+  ``ListRecoveryPointsByResource``, ``StartRestoreJob`` and ``DescribeRestoreJob`` (a restore
+  job completes at once; nothing is written to any file system);
 * AWS's own resource-type name for NAT gateways in EC2 ``DescribeTags``
   (``natgateway``; moto says ``nat-gateway``, so ``amazon.aws.ec2_vpc_nat_gateway``,
   which filters on AWS's name, saw no tags and re-tagged on every run);
@@ -42,6 +46,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -399,6 +405,87 @@ def _budgets_addon(environ: WSGIEnvironment, access_key: str) -> Response | None
     return _json_response({"Subscribers": found[0].subscribers})
 
 
+def _backup_error(code: str, message: str, status: int = 400) -> Response:
+    response = _json_response({"Code": code, "Message": message}, status)
+    response.headers["x-amzn-ErrorType"] = code
+    return response
+
+
+class _BackupJobs:
+    """AWS Backup's recovery points and restore jobs, as far as restore_home.yml needs them
+    (AWS Backup API reference: StartBackupJob, ListRecoveryPointsByResource, StartRestoreJob,
+    DescribeRestoreJob). Process-wide, like moto's state."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, dict[str, Any]] = {}
+        self.restores: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        self.points.clear()
+        self.restores.clear()
+
+    def serve(self, environ: WSGIEnvironment, account: str, region: str) -> Response | None:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = urllib.parse.unquote(environ.get("PATH_INFO", ""))
+        try:
+            body = _read_json_body(environ) if method == "PUT" else {}
+        except ValueError as exc:
+            return _backup_error("InvalidParameterValueException", f"Invalid JSON body: {exc}")
+        if method == "PUT" and path == "/backup-jobs":
+            point = f"arn:aws:backup:{region}:{account}:recovery-point:{uuid.uuid4()}"
+            self.points[point] = {
+                "RecoveryPointArn": point,
+                "ResourceArn": body.get("ResourceArn", ""),
+                "BackupVaultName": body.get("BackupVaultName", ""),
+                "CreationDate": time.time(),
+                "Status": "COMPLETED",
+            }
+            return _json_response({"BackupJobId": uuid.uuid4().hex, "RecoveryPointArn": point})
+        if (
+            method == "GET"
+            and path.startswith("/resources/")
+            and path.endswith("/recovery-points/")
+        ):
+            resource = path.removeprefix("/resources/").removesuffix("/recovery-points/")
+            found = [
+                {k: v for k, v in p.items() if k != "ResourceArn"}
+                for p in self.points.values()
+                if p["ResourceArn"] == resource
+            ]
+            return _json_response({"RecoveryPoints": found})
+        if method == "PUT" and path == "/restore-jobs":
+            point = self.points.get(str(body.get("RecoveryPointArn", "")))
+            if point is None:
+                return _backup_error(
+                    "ResourceNotFoundException", "Recovery point not found", status=404
+                )
+            if not str(body.get("IamRoleArn", "")).startswith(f"arn:aws:iam::{account}:role/"):
+                return _backup_error("InvalidParameterValueException", "IamRoleArn is not a role")
+            job = uuid.uuid4().hex.upper()
+            self.restores[job] = {
+                "AccountId": account,
+                "RestoreJobId": job,
+                "RecoveryPointArn": point["RecoveryPointArn"],
+                "IamRoleArn": body["IamRoleArn"],
+                "Metadata": body.get("Metadata", {}),
+                "CreationDate": time.time(),
+                "CompletionDate": time.time(),
+                "Status": "COMPLETED",
+                "ResourceType": body.get("ResourceType", "EFS"),
+                "CreatedResourceArn": point["ResourceArn"],
+            }
+            return _json_response({"RestoreJobId": job})
+        if method == "GET" and path.startswith("/restore-jobs/"):
+            job = self.restores.get(path.removeprefix("/restore-jobs/"))
+            if job is None:
+                return _backup_error("ResourceNotFoundException", "Restore job not found", 404)
+            return _json_response({k: v for k, v in job.items() if k != "Metadata"})
+        return None
+
+
+BACKUP_JOBS = _BackupJobs()
+
+
 class EmulatorMiddleware:
     """WSGI middleware in front of moto: counts calls, serves our endpoints and add-ons."""
 
@@ -411,6 +498,8 @@ class EmulatorMiddleware:
         if path == "/_astrohub" or path.startswith("/_astrohub/"):
             return self._own_endpoint(environ)(environ, start_response)
         if path.startswith("/moto-api"):
+            if path == "/moto-api/reset":
+                BACKUP_JOBS.reset()
             return self.app(environ, start_response)
 
         self.counter.record(describe_call(environ))
@@ -421,6 +510,11 @@ class EmulatorMiddleware:
                 return response(environ, start_response)
         if scope and scope[2] == "budgets":
             response = _budgets_addon(environ, access_key=scope[0])
+            if response is not None:
+                return response(environ, start_response)
+        if scope and scope[2] == "backup":
+            account = _account_id(environ, access_key=scope[0])
+            response = BACKUP_JOBS.serve(environ, account, region=scope[1])
             if response is not None:
                 return response(environ, start_response)
         return self.app(environ, start_response)

@@ -409,3 +409,34 @@ def test_policy_statement_with_unmet_condition_does_not_apply(client: ClientFact
         s3.put_bucket_policy(Bucket=bucket, Policy=deny(condition))
         with pytest.raises(ClientError, match=r"Forbidden|AccessDenied"):
             s3.put_object(Bucket=bucket, Key="denied", Body=b"x")
+
+
+def test_backup_recovery_points_and_restore_jobs(client: ClientFactory) -> None:
+    """The four AWS Backup operations moto lacks answer in the shapes of the AWS Backup API
+    reference (as botocore parses them): an on-demand backup makes a recovery point of the
+    resource, a restore of it completes, and unknown ones are refused."""
+    backup = client("backup")
+    efs = client("efs")
+    fs_id = new_file_system(efs)
+    fs_arn = f"arn:aws:elasticfilesystem:{REGION}:123456789012:file-system/{fs_id}"
+    role = "arn:aws:iam::123456789012:role/test-efs-restore"
+    assert backup.list_recovery_points_by_resource(ResourceArn=fs_arn)["RecoveryPoints"] == []
+    point = backup.start_backup_job(
+        BackupVaultName="aws/efs/automatic-backup-vault", ResourceArn=fs_arn, IamRoleArn=role
+    )["RecoveryPointArn"]
+    [listed] = backup.list_recovery_points_by_resource(ResourceArn=fs_arn)["RecoveryPoints"]
+    assert (listed["RecoveryPointArn"], listed["Status"]) == (point, "COMPLETED")
+    job = backup.start_restore_job(
+        RecoveryPointArn=point,
+        IamRoleArn=role,
+        Metadata={"file-system-id": fs_id, "newFileSystem": "false"},
+        ResourceType="EFS",
+    )["RestoreJobId"]
+    described = backup.describe_restore_job(RestoreJobId=job)
+    assert (described["Status"], described["RecoveryPointArn"]) == ("COMPLETED", point)
+    with pytest.raises(backup.exceptions.ResourceNotFoundException):
+        backup.start_restore_job(
+            RecoveryPointArn=point + "-gone", IamRoleArn=role, Metadata={}, ResourceType="EFS"
+        )
+    with pytest.raises(backup.exceptions.ResourceNotFoundException):
+        backup.describe_restore_job(RestoreJobId="NOPE")

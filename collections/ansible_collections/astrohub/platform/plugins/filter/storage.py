@@ -9,6 +9,11 @@ from typing import Any
 from astrohub import storage
 
 
+def home_directory(username: str) -> str:
+    """The home directory KubeSpawner's {escaped_username} gives a hub user."""
+    return storage.home_directory(username)
+
+
 def home_sizes(du_output: str) -> dict[str, int]:
     """Bytes by home directory name, from `du -s --block-size=1` output."""
     return storage.parse_du(du_output)
@@ -25,4 +30,8 @@ class FilterModule:
     """astrohub.platform storage filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
-        return {"home_sizes": home_sizes, "storage_report": storage_report}
+        return {
+            "home_directory": home_directory,
+            "home_sizes": home_sizes,
+            "storage_report": storage_report,
+        }
