@@ -2,9 +2,9 @@
 
 An upgrade builds generation N+1 beside the live N and switches to it. Here the new cluster's
 manifest and release are rendered and validated beside the live ones; the record in the state
-bucket (which the tests set as a real upgrade leaves it, since plan mode never writes it)
-decides which generation is built, resumed or retired; and the CI node's IAM policy, read
-from the emulator, covers exactly the generations the record names.
+bucket decides which generation is built, resumed or retired, and (this deployment has never
+built a cluster) is moved through the switch as a real upgrade moves it; the CI node's IAM
+policy, read from the emulator, covers the generations the record names.
 """
 
 from __future__ import annotations
@@ -88,18 +88,32 @@ def test_an_upgrade_builds_the_next_generation_beside_the_live_one(
     assert live_base["hub"]["db"]["type"] == "sqlite-pvc"
     rendered = (upgrade / "jupyterhub-rendered.yaml").read_text()
     assert "sqlite-memory" in rendered
-    # The switch and the old cluster's deletion are planned, in that order.
+    # The new cluster is validated, then the switch planned, then the old cluster's deletion.
+    validated = result.output.index("Validate the kops manifest strictly")
     switch = result.output.index(f"helm upgrade jupyterhub on {ns}-g1.k8s.local")
     delete = result.output.index(f"plan: kops delete cluster --name {ns}.k8s.local ")
-    assert switch < delete
+    assert validated < switch < delete
     # The CI node may build the new cluster and still manage the live one.
     account = disposable.clients()["sts"].get_caller_identity()["Account"]
     assert _role_grants(disposable) == [
         f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local",
         f"arn:aws:iam::{account}:role/*.{ns}.k8s.local",
     ]
-    # Plan mode records nothing: no cluster was built.
-    assert _record(disposable) is None
+    # Never built, the deployment's record follows the plan: generation 1 is live.
+    assert _record(disposable) == {"live": 1, "building": None, "retiring": None}
+
+
+def test_plan_mode_leaves_the_record_of_a_built_cluster_alone(disposable: Deployment) -> None:
+    """A cluster in the state store is real: planning an upgrade must not move the record."""
+    s3 = disposable.clients()["s3"]
+    bucket, key = f"{disposable.namespace}-kops-state", f"{disposable.cluster}/config"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"kind: Cluster\n")
+    try:
+        result = disposable.run("upgrade.yml")
+        assert result.returncode == 0, result.failures or result.output[-4000:]
+        assert _record(disposable) is None
+    finally:
+        s3.delete_object(Bucket=bucket, Key=key)
 
 
 def test_a_rerun_resumes_the_generation_under_way(disposable: Deployment) -> None:
@@ -111,7 +125,7 @@ def test_a_rerun_resumes_the_generation_under_way(disposable: Deployment) -> Non
         f"{ns}-g2.k8s.local"
     )
     assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
-    assert _record(disposable) == {"live": 1, "building": 2, "retiring": None}
+    assert _record(disposable) == {"live": 2, "building": None, "retiring": None}
 
 
 def test_deploy_manages_the_live_generation(disposable: Deployment) -> None:
@@ -135,6 +149,7 @@ def test_after_an_interrupted_switch_only_the_old_cluster_goes(disposable: Deplo
     assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
     # The layer converged the live generation, not a standby.
     assert _kops_cluster_name(disposable.build / "kops-cluster.yaml") == f"{ns}-g2.k8s.local"
+    assert _record(disposable) == {"live": 2, "building": None, "retiring": None}
 
 
 def test_an_upgrade_without_a_live_cluster_is_refused(disposable: Deployment) -> None:
