@@ -225,3 +225,26 @@ def start_server(hub: LocalHub, token: str, name: str) -> str:
             return f"{hub.url}{server['url']}"
         time.sleep(0.5)
     raise AssertionError(f"the server did not start in {SPAWN_DEADLINE} s:\n{hub.log_tail()}")
+
+
+def write_home_file(server_url: str, token: str, name: str, text: str) -> None:
+    """Write a text file in the user's home through their server's contents API."""
+    written = requests.put(
+        f"{server_url}api/contents/{name}",
+        headers={"Authorization": f"token {token}"},
+        json={"type": "file", "format": "text", "content": text},
+        timeout=30,
+    )
+    assert written.status_code in (200, 201), written.text[:500]
+
+
+def read_home_file(server_url: str, token: str, name: str) -> str:
+    """A text file of the user's home, through their server's contents API."""
+    read = requests.get(
+        f"{server_url}api/contents/{name}",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    assert read.status_code == 200, read.text[:500]
+    content: str = read.json()["content"]
+    return content

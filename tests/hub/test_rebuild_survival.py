@@ -17,7 +17,6 @@ from __future__ import annotations
 import shutil
 import time
 
-import requests
 from hub_support import (
     MAST_SETTINGS,
     MAST_USER,
@@ -29,10 +28,12 @@ from hub_support import (
     create_token,
     hub_api,
     hub_env,
+    read_home_file,
     render_deployment,
     sign_in,
     signed_in_as,
     start_server,
+    write_home_file,
 )
 
 from astrohub_local.emulator import Emulator
@@ -43,17 +44,6 @@ from aws_state import snapshot
 
 NOTE = "written before the rebuild\n"
 FILE = "survives-the-rebuild.txt"
-
-
-def _contents(server_url: str, token: str, method: str, **kwargs: object) -> requests.Response:
-    """The Jupyter contents API of the user's server, with the user's token."""
-    return requests.request(
-        method,
-        f"{server_url}api/contents/{FILE}",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def test_homes_and_hub_state_survive_teardown_kubernetes_and_deploy(
@@ -86,10 +76,7 @@ def test_homes_and_hub_state_survive_teardown_kubernetes_and_deploy(
         token = create_token(hub, session, user)
         created = hub_api(hub, token, "GET", "/user").json()["created"]
         server = start_server(hub, token, user)
-        written = _contents(
-            server, token, "PUT", json={"type": "file", "format": "text", "content": NOTE}
-        )
-        assert written.status_code in (200, 201), written.text[:500]
+        write_home_file(server, token, FILE, NOTE)
         old_secrets = hub.generated_secrets()
         old_config = hub.values["hub"]["config"]
 
@@ -126,6 +113,4 @@ def test_homes_and_hub_state_survive_teardown_kubernetes_and_deploy(
         assert answer.status_code == 302, answer.text[:500]
         assert signed_in_as(session, rebuilt.url) == user
         server = start_server(rebuilt, token, user)
-        read = _contents(server, token, "GET")
-        assert read.status_code == 200, read.text[:500]
-        assert read.json()["content"] == NOTE
+        assert read_home_file(server, token, FILE) == NOTE

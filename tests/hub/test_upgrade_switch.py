@@ -33,10 +33,12 @@ from hub_support import (
     create_token,
     hub_api,
     hub_env,
+    read_home_file,
     render_deployment,
     sign_in,
     signed_in_as,
     start_server,
+    write_home_file,
 )
 
 from astrohub_local.emulator import Emulator
@@ -47,16 +49,6 @@ from astrohub_local.runner import run_playbook
 NOTE = "written before the upgrade\n"
 FILE = "survives-the-upgrade.txt"
 REPORT = REPO / "build" / "upgrade-switch.json"
-
-
-def _contents(server_url: str, token: str, method: str, **kwargs: Any) -> requests.Response:
-    return requests.request(
-        method,
-        f"{server_url}api/contents/{FILE}",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
-        **kwargs,
-    )
 
 
 def _user_count(hub: LocalHub, operator_token: str) -> int:
@@ -117,10 +109,7 @@ def test_the_switch_keeps_users_files_and_tokens_within_the_login_gap(
         token = create_token(old_hub, session, user)
         created = hub_api(old_hub, token, "GET", "/user").json()["created"]
         server = start_server(old_hub, token, user)
-        written = _contents(
-            server, token, "PUT", json={"type": "file", "format": "text", "content": NOTE}
-        )
-        assert written.status_code in (200, 201), written.text[:500]
+        write_home_file(server, token, FILE, NOTE)
 
         # The new generation, built while the old hub serves.
         upgrade = run_playbook("upgrade.yml", aws_emulator.url, env=env, extra_vars=settings)
@@ -166,8 +155,6 @@ def test_the_switch_keeps_users_files_and_tokens_within_the_login_gap(
         assert answer.status_code == 302, answer.text[:500]
         assert signed_in_as(session, new_hub.url) == user
         server = start_server(new_hub, token, user)
-        read = _contents(server, token, "GET")
-        assert read.status_code == 200, read.text[:500]
-        assert read.json()["content"] == NOTE
+        assert read_home_file(server, token, FILE) == NOTE
     finally:
         new_hub.stop()
