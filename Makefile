@@ -30,7 +30,7 @@ PLAYBOOKS := $(wildcard playbooks/*.yml)
 ROLES := $(notdir $(wildcard roles/*))
 
 .PHONY: help demo test lint syntax unit integration integration-operator integration-teardown \
-	integration-others molecule \
+	integration-others integration-lifecycle molecule \
 	images-test hub-test bench lock venv \
 	localhub-venv \
 	system-deps clean images-lock images images-push
@@ -81,7 +81,7 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 # (enough of them that the short suites do not queue behind the long ones).
 # Each suite's output is printed whole when it ends; every failing suite is reported.
 LONGEST_SUITE := integration-operator
-SUITES := integration-others integration-teardown molecule hub-test images-test unit lint syntax
+SUITES := integration-others integration-lifecycle integration-teardown molecule hub-test images-test unit lint syntax
 TEST_JOBS ?= 4
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
@@ -107,10 +107,12 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook with both inve
 unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
-# Three processes side by side (under make -j): the tests that read the operator's deployment
-# (tests/integration/conftest.py marks them), the teardown scopes' own deployments, and the
-# other modules with deployments of their own. Much of each is waiting on the emulator.
-integration: integration-operator integration-teardown integration-others ## the real playbooks against the emulator
+# Four processes side by side (under make -j): the tests that read the operator's deployment
+# (tests/integration/conftest.py marks them), the teardown scopes' own deployments, the day-2
+# playbooks' (upgrade, restore) and the other modules with deployments of their own. Much of
+# each is waiting on the emulator.
+LIFECYCLE_TESTS := tests/integration/test_upgrade.py tests/integration/test_restore_home.py
+integration: integration-operator integration-teardown integration-lifecycle integration-others ## the real playbooks against the emulator
 
 integration-operator: venv
 	$(OFFLINE) $(BIN)/pytest -m operator_deployment tests/integration
@@ -118,9 +120,12 @@ integration-operator: venv
 integration-teardown: venv
 	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" tests/integration/test_foundation.py
 
+integration-lifecycle: venv
+	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" $(LIFECYCLE_TESTS)
+
 integration-others: venv
 	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" --ignore tests/integration/test_foundation.py \
-	  tests/integration
+	  $(addprefix --ignore ,$(LIFECYCLE_TESTS)) tests/integration
 
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python tests/molecule_runner.py $(ROLES)
