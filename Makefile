@@ -81,7 +81,7 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 # (enough of them that the short suites do not queue behind the long ones).
 # Each suite's output is printed whole when it ends; every failing suite is reported.
 LONGEST_SUITE := integration-operator
-SUITES := integration-others integration-lifecycle integration-teardown molecule hub-test images-test unit lint syntax
+SUITES := integration-others integration-teardown molecule hub-test integration-lifecycle images-test unit lint syntax
 TEST_JOBS ?= 4
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
