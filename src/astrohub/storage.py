@@ -67,3 +67,23 @@ def report(
             }
         )
     return sorted(rows, key=lambda row: (-(row["bytes"] or 0), row["directory"]))
+
+
+def archive_candidates(
+    rows: Iterable[Mapping[str, Any]], idle_days: int, running: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The report's rows whose home goes to the archive: users idle for ``idle_days`` or more
+    (0: none) with a home directory and no server running. A directory no hub user maps to is
+    never chosen: how long it has been unused is not known."""
+    if idle_days <= 0:
+        return []
+    busy = set(running)
+    return [
+        dict(row)
+        for row in rows
+        if row["user"] is not None
+        and row["user"] not in busy
+        and row["bytes"] is not None
+        and row["idle_days"] is not None
+        and row["idle_days"] >= idle_days
+    ]

@@ -9,8 +9,10 @@ reads the outcome from the hub's API as the users see it.
 from __future__ import annotations
 
 import json
+import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -18,6 +20,7 @@ import boto3
 import pytest
 import requests
 from hub_support import (
+    MAST_ADMIN,
     MAST_GUEST,
     MAST_SETTINGS,
     MAST_USER,
@@ -154,6 +157,22 @@ def test_list_then_check_then_stop_then_nothing_left(kit: Kit) -> None:
     assert again.changed == 0
 
 
+def _storage(kit: Kit, **settings: object) -> PlaybookResult:
+    """playbooks/storage.yml over the local hub's homes."""
+    return run_playbook(
+        "storage.yml",
+        kit.emulator.url,
+        env=hub_env(kit.provider, kit.hub.port),
+        extra_vars={
+            "deployment_namespace": NAMESPACE,
+            **MAST_SETTINGS,
+            "storage_local_homes": str(kit.hub.homes),
+            **settings,
+        },
+        strategy="linear",
+    )
+
+
 def test_the_storage_report_pairs_homes_with_users_largest_first(kit: Kit) -> None:
     """playbooks/storage.yml over the local hub's homes: du's sizes beside the hub's users."""
     megabytes = {MAST_GUEST.email: 3, MAST_USER.email: 1}
@@ -162,17 +181,7 @@ def test_the_storage_report_pairs_homes_with_users_largest_first(kit: Kit) -> No
     gone = kit.hub.homes / escape_slug("gone@example.org")
     gone.mkdir()
     (gone / "left-behind.fits").write_bytes(b"\0" * 2 * 2**20)
-    result = run_playbook(
-        "storage.yml",
-        kit.emulator.url,
-        env=hub_env(kit.provider, kit.hub.port),
-        extra_vars={
-            "deployment_namespace": NAMESPACE,
-            **MAST_SETTINGS,
-            "storage_local_homes": str(kit.hub.homes),
-        },
-        strategy="linear",
-    )
+    result = _storage(kit)
     assert result.returncode == 0, result.failures or result.output[-3000:]
     rows = json.loads((REPO / "build" / NAMESPACE / "storage-report.json").read_text())
     assert [(r["user"], r["directory"]) for r in rows][:3] == [
@@ -183,3 +192,44 @@ def test_the_storage_report_pairs_homes_with_users_largest_first(kit: Kit) -> No
     assert [r["bytes"] // 2**20 for r in rows[:3]] == [3, 2, 1]
     # Both were active minutes ago, as the hub records it.
     assert [rows[0]["idle_days"], rows[2]["idle_days"]] == [0, 0]
+
+
+def test_homes_of_long_idle_users_are_archived_only_once_their_count_is_confirmed(
+    kit: Kit,
+) -> None:
+    """A user last active 200 days ago (as the hub records it) loses their home to the
+    archive; the users active today keep theirs, and nothing moves until the count is given."""
+    session, answer = sign_in(kit.hub.url, MAST_ADMIN.email, MAST_ADMIN.password)
+    assert answer.status_code == 302, answer.text[:500]
+    admin = create_token(kit.hub, session, MAST_ADMIN.email.lower())  # as the hub names them
+    retired = "retired@example.org"
+    assert hub_api(kit.hub, admin, "POST", f"/users/{retired}").status_code == 201
+    long_ago = (datetime.now(UTC) - timedelta(days=200)).isoformat()
+    posted = hub_api(
+        kit.hub, admin, "POST", f"/users/{retired}/activity", json={"last_activity": long_ago}
+    )
+    assert posted.status_code == 200, posted.text
+    home = kit.hub.homes / escape_slug(retired)
+    home.mkdir()
+    (home / "thesis.fits").write_bytes(b"\1" * 2**20)
+    others = {p.name for p in kit.hub.homes.iterdir() if p != home}
+
+    unconfirmed = _storage(kit, storage_archive_idle_days=90)
+    assert unconfirmed.returncode != 0
+    [message] = unconfirmed.failures
+    assert "storage_archive_confirm: 1 home(s) of users idle for 90 days or more" in message
+    assert f"{retired} (1.00 MB)" in message and "storage_archive_confirm=1 " in message
+    assert (home / "thesis.fits").exists()
+
+    archived = _storage(kit, storage_archive_idle_days=90, storage_archive_confirm=1)
+    assert archived.returncode == 0, archived.failures or archived.output[-3000:]
+    assert not home.exists()
+    assert {p.name for p in kit.hub.homes.iterdir()} == others | {".archived-homes"}
+    [archive] = (kit.hub.homes / ".archived-homes").iterdir()
+    with tarfile.open(archive) as tar:
+        assert tar.getmember(f"{home.name}/thesis.fits").size == 2**20
+
+    again = _storage(kit, storage_archive_idle_days=90, storage_archive_confirm=1)
+    assert again.returncode == 0, again.failures or again.output[-3000:]
+    assert again.changes == ["localhost: Write the report"]  # the home is gone from it
+    assert list((kit.hub.homes / ".archived-homes").iterdir()) == [archive]

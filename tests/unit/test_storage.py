@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from kubespawner.slugs import escape_slug
 
-from astrohub.storage import home_directory, parse_du, report
+from astrohub.storage import archive_candidates, home_directory, parse_du, report
 
 NAMES = ["astronomer@example.org", "Admin@Example.org", "octo-astronomer", "a.b_c+d@x.io", "ümlaut"]
 
@@ -24,7 +24,7 @@ def test_du_output_is_read_by_directory() -> None:
         parse_du("du: cannot read directory '/homes/x': Permission denied\n")
 
 
-def test_rows_pair_homes_with_users_largest_first() -> None:
+def _rows() -> list[dict[str, object]]:
     now = datetime(2026, 12, 3, tzinfo=UTC)
     users = [
         {"name": "astronomer@example.org", "last_activity": "2026-12-01T09:30:00.000000Z"},
@@ -36,7 +36,11 @@ def test_rows_pair_homes_with_users_largest_first() -> None:
         home_directory("Admin@Example.org"): 9_000,
         "gone-40example-2eorg": 7_000,
     }
-    rows = report(sizes, users, now)
+    return report(sizes, users, now)
+
+
+def test_rows_pair_homes_with_users_largest_first() -> None:
+    rows = _rows()
     assert [(r["user"], r["bytes"], r["idle_days"]) for r in rows] == [
         ("Admin@Example.org", 9_000, 93),
         (None, 7_000, None),
@@ -44,3 +48,16 @@ def test_rows_pair_homes_with_users_largest_first() -> None:
         ("newcomer@example.org", None, None),
     ]
     assert rows[1]["directory"] == "gone-40example-2eorg"
+
+
+def test_archive_candidates_are_idle_users_with_a_home_and_no_server() -> None:
+    rows = _rows()
+    assert [r["user"] for r in archive_candidates(rows, 90)] == ["Admin@Example.org"]
+    assert [r["user"] for r in archive_candidates(rows, 1)] == [
+        "Admin@Example.org",
+        "astronomer@example.org",
+    ]
+    assert archive_candidates(rows, 94) == []
+    # Never a running user's, never a directory nobody maps to, never with archiving off.
+    assert archive_candidates(rows, 90, running=["Admin@Example.org"]) == []
+    assert archive_candidates(rows, 0) == []

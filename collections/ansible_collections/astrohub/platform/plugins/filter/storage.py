@@ -26,11 +26,19 @@ def storage_report(
     return storage.report(sizes, users, now)
 
 
+def archive_candidates(
+    rows: Iterable[Mapping[str, Any]], idle_days: int, running: Iterable[str] = ()
+) -> list[dict[str, Any]]:
+    """The report's rows whose home the archive takes (users idle for idle_days or more)."""
+    return storage.archive_candidates(rows, int(idle_days), running)
+
+
 class FilterModule:
     """astrohub.platform storage filters."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
+            "archive_candidates": archive_candidates,
             "home_directory": home_directory,
             "home_sizes": home_sizes,
             "storage_report": storage_report,
