@@ -16,7 +16,19 @@ def clients(endpoint: str) -> dict[str, Any]:
         "aws_access_key_id": "testing",
         "aws_secret_access_key": "testing",
     }
-    names = ("ec2", "efs", "s3", "iam", "ecr", "sts", "cloudwatch", "ssm", "budgets", "backup")
+    names = (
+        "ec2",
+        "efs",
+        "s3",
+        "iam",
+        "ecr",
+        "sts",
+        "cloudwatch",
+        "ssm",
+        "budgets",
+        "backup",
+        "ce",
+    )
     return {name: boto3.client(name, **kw) for name in names}
 
 

@@ -108,11 +108,13 @@ def budget(name: str) -> dict[str, Any]:
                 sorted(s["Address"] for s in subscribers),
             ]
         )
+    tags = boto3.client("ce").list_cost_allocation_tags(Status="Active")["CostAllocationTags"]
     return {
         "limit": described["BudgetLimit"],
         "time_unit": described["TimeUnit"],
         "type": described["BudgetType"],
         "alerts": sorted(alerts),
+        "active_cost_allocation_tags": sorted(t["TagKey"] for t in tags),
     }
 
 

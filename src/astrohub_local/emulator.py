@@ -15,6 +15,9 @@ server instead of AWS. On top of moto it adds:
   on-demand backup that completes at once, so tests have a recovery point),
   ``ListRecoveryPointsByResource``, ``StartRestoreJob`` and ``DescribeRestoreJob`` (a restore
   job completes at once; nothing is written to any file system);
+* Cost Explorer's ``ListCostAllocationTags`` and ``UpdateCostAllocationTagsStatus``: a user-defined
+  tag key is listed (Inactive until activated) once a resource in the emulator carries it, as
+  AWS billing lists it once it has seen it on a resource (there, up to 24 hours later);
 * AWS's own resource-type name for NAT gateways in EC2 ``DescribeTags``
   (``natgateway``; moto says ``nat-gateway``, so ``amazon.aws.ec2_vpc_nat_gateway``,
   which filters on AWS's name, saw no tags and re-tagged on every run);
@@ -486,6 +489,61 @@ class _BackupJobs:
 BACKUP_JOBS = _BackupJobs()
 
 
+class _CostAllocationTags:
+    """Cost Explorer's cost allocation tags (API reference: ListCostAllocationTags,
+    UpdateCostAllocationTagsStatus): the user-defined tag keys on the emulator's resources, each
+    Inactive until activated. Process-wide, like moto's state."""
+
+    def __init__(self) -> None:
+        self.active: dict[str, set[str]] = {}
+
+    def reset(self) -> None:
+        self.active.clear()
+
+    def serve(self, environ: WSGIEnvironment, account: str, region: str) -> Response | None:
+        operation = str(environ.get("HTTP_X_AMZ_TARGET", "")).rpartition(".")[2]
+        if operation not in ("ListCostAllocationTags", "UpdateCostAllocationTagsStatus"):
+            return None
+        from moto.resourcegroupstaggingapi.models import resourcegroupstaggingapi_backends
+
+        try:
+            body = _read_json_body(environ)
+        except ValueError as exc:
+            return _budgets_error("ValidationException", f"Invalid JSON body: {exc}")
+        tagging = resourcegroupstaggingapi_backends[account][region]
+        seen: set[str] = set()
+        token: str | None = None
+        while True:
+            token, keys = tagging.get_tag_keys(pagination_token=token)
+            seen.update(k for k in keys if not k.startswith("aws:"))
+            if not token:
+                break
+        active = self.active.setdefault(account, set())
+        if operation == "UpdateCostAllocationTagsStatus":
+            errors = []
+            for entry in body.get("CostAllocationTagsStatus") or []:
+                key, status = str(entry.get("TagKey", "")), entry.get("Status")
+                if key not in seen:
+                    errors.append({"TagKey": key, "Code": "TagKeyNotFound", "Message": "not found"})
+                elif status == "Active":
+                    active.add(key)
+                else:
+                    active.discard(key)
+            return _json_response({"Errors": errors})
+        wanted = set(body.get("TagKeys") or seen)
+        status = body.get("Status")
+        tags = [
+            {"TagKey": k, "Type": "UserDefined", "Status": "Active" if k in active else "Inactive"}
+            for k in sorted(seen & wanted)
+        ]
+        return _json_response(
+            {"CostAllocationTags": [t for t in tags if status in (None, t["Status"])]}
+        )
+
+
+COST_ALLOCATION_TAGS = _CostAllocationTags()
+
+
 class EmulatorMiddleware:
     """WSGI middleware in front of moto: counts calls, serves our endpoints and add-ons."""
 
@@ -500,6 +558,7 @@ class EmulatorMiddleware:
         if path.startswith("/moto-api"):
             if path == "/moto-api/reset":
                 BACKUP_JOBS.reset()
+                COST_ALLOCATION_TAGS.reset()
             return self.app(environ, start_response)
 
         self.counter.record(describe_call(environ))
@@ -515,6 +574,11 @@ class EmulatorMiddleware:
         if scope and scope[2] == "backup":
             account = _account_id(environ, access_key=scope[0])
             response = BACKUP_JOBS.serve(environ, account, region=scope[1])
+            if response is not None:
+                return response(environ, start_response)
+        if scope and scope[2] == "ce":
+            account = _account_id(environ, access_key=scope[0])
+            response = COST_ALLOCATION_TAGS.serve(environ, account, region=scope[1])
             if response is not None:
                 return response(environ, start_response)
         return self.app(environ, start_response)

@@ -221,6 +221,10 @@ class TestDeploy:
                 AccountId=account, BudgetName=name, Notification=alert
             )["Subscribers"]
             assert subscribers == [{"SubscriptionType": "EMAIL", "Address": "ops@example.org"}]
+        # With a budget, billing may break the costs down by deployment (the deployment tag
+        # is an active cost allocation tag).
+        active = aws["ce"].list_cost_allocation_tags(Status="Active")["CostAllocationTags"]
+        assert [t["TagKey"] for t in active] == ["astrohub:deployment"]
 
     def test_the_hub_keeps_its_secrets(self, deployment, aws) -> None:
         """Cookie secret, CryptKeeper key, operators' token: made once as SecureStrings, left at

@@ -440,3 +440,27 @@ def test_backup_recovery_points_and_restore_jobs(client: ClientFactory) -> None:
         )
     with pytest.raises(backup.exceptions.ResourceNotFoundException):
         backup.describe_restore_job(RestoreJobId="NOPE")
+
+
+def test_cost_allocation_tags_are_the_keys_on_resources_and_can_be_activated(
+    client: ClientFactory,
+) -> None:
+    """Cost Explorer's cost allocation tags, which moto lacks: a user-defined key is listed once
+    a resource carries it, Inactive until activated (API reference shapes, as botocore parses
+    them); an unknown key comes back in Errors."""
+    ce, ec2 = client("ce"), client("ec2")
+    key = "astrohub:costs-test"
+    assert ce.list_cost_allocation_tags(TagKeys=[key])["CostAllocationTags"] == []
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ec2.create_tags(Resources=[vpc], Tags=[{"Key": key, "Value": "x"}])
+    [listed] = ce.list_cost_allocation_tags(TagKeys=[key])["CostAllocationTags"]
+    assert (listed["Type"], listed["Status"]) == ("UserDefined", "Inactive")
+    answer = ce.update_cost_allocation_tags_status(
+        CostAllocationTagsStatus=[
+            {"TagKey": key, "Status": "Active"},
+            {"TagKey": "never-used", "Status": "Active"},
+        ]
+    )
+    assert [e["TagKey"] for e in answer["Errors"]] == ["never-used"]
+    active = ce.list_cost_allocation_tags(TagKeys=[key], Status="Active")["CostAllocationTags"]
+    assert [t["TagKey"] for t in active] == [key]
