@@ -97,21 +97,23 @@ lint: venv ## ruff, ansible-lint (production profile, offline), parliament on th
 	$(BIN)/ansible-lint --offline --profile production
 	$(BIN)/python tests/iam/parliament_lint.py
 
+# One ansible-playbook run per inventory checks every playbook (a run costs a second to start).
 syntax: venv ## ansible-playbook --syntax-check of every playbook with both inventories
-	@for pb in $(PLAYBOOKS); do \
-	  $(BIN)/ansible-playbook -i hosts.example --syntax-check $$pb >/dev/null; \
-	  $(BIN)/ansible-playbook -i inventories/local --syntax-check $$pb >/dev/null; \
-	  echo "syntax ok: $$pb"; \
+	@for inventory in hosts.example inventories/local; do \
+	  $(BIN)/ansible-playbook -i $$inventory --syntax-check $(PLAYBOOKS) >/dev/null; \
+	  echo "syntax ok with $$inventory: $(notdir $(PLAYBOOKS))"; \
 	done
 
 unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
 # Four processes side by side (under make -j): the tests that read the operator's deployment
-# (tests/integration/conftest.py marks them), the teardown scopes' own deployments, the day-2
-# playbooks' (upgrade, restore) and the other modules with deployments of their own. Much of
-# each is waiting on the emulator.
-LIFECYCLE_TESTS := tests/integration/test_upgrade.py tests/integration/test_restore_home.py
+# (tests/integration/conftest.py marks them), the teardown scopes' own deployments, the modules
+# that share the day-2 deployment (settings changed, upgrade, restore) and the other modules.
+# Much of each is waiting on the emulator.
+# One deployment (conftest.day2) serves these, in this order.
+LIFECYCLE_TESTS := tests/integration/test_optional_crds_cache.py tests/integration/test_upgrade.py \
+  tests/integration/test_restore_home.py
 integration: integration-operator integration-teardown integration-lifecycle integration-others ## the real playbooks against the emulator
 
 integration-operator: venv

@@ -17,6 +17,8 @@ from ssh_node import SshNode
 
 # The deployment most integration tests read: the operator's, over SSH.
 OPERATOR_NAMESPACE = "astrohub-ssh"
+# The day-2 playbooks' deployment (tests/integration/conftest.py, day2).
+DAY2_NAMESPACE = "astrohub-day2"
 
 
 @dataclass

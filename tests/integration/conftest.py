@@ -13,6 +13,7 @@ host key); later runs use the runner's faster Mitogen strategy, which insists on
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import yaml
 from astrohub.unprivileged import scratch_dir
 from astrohub_local.emulator import Emulator, EmulatorProcess
 from astrohub_local.runner import REPO, PlaybookResult, run_playbook
-from deployments import OPERATOR_NAMESPACE, Deployment, write_node_vars
+from deployments import DAY2_NAMESPACE, OPERATOR_NAMESPACE, Deployment, write_node_vars
 from loopback_server import serving
 from pinned import FIXTURES
 from release_stand_ins import HELM_SHA256, KUBECTL_SHA256, check, publish
@@ -125,16 +126,33 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         yield deployment
 
 
-@pytest.fixture(scope="module")
-def disposable(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Deployment]:
-    """A whole deployment (local inventory) that the module may change or tear down."""
-    namespace = "astrohub-" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:10]
-    namespace = namespace.replace("_", "-").rstrip("-")
+@contextlib.contextmanager
+def _deployed(namespace: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """A whole deployment (local inventory) on an emulator of its own."""
     with EmulatorProcess(tmp_path_factory.mktemp(f"{namespace}-emulator")) as emulator:
         deployment = Deployment(namespace, emulator)
         deployment.first = deployment.run("deploy.yml")
         first = deployment.first
         assert first.returncode == 0, first.failures or first.output[-4000:]
+        yield deployment
+
+
+@pytest.fixture(scope="module")
+def disposable(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """A whole deployment that the module may change or tear down."""
+    namespace = "astrohub-" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")[:10]
+    with _deployed(namespace.replace("_", "-").rstrip("-"), tmp_path_factory) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def day2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One deployment for the modules that change a deployment's settings or run the day-2
+    playbooks (optional CRDS cache, upgrade, restore_home), made once: a deploy costs more than
+    all their checks. Each module leaves it deployed with the default settings, but for the
+    home store teardown at the end of the restore module (a later deploy or upgrade.yml, which
+    imports the foundation, makes it again)."""
+    with _deployed(DAY2_NAMESPACE, tmp_path_factory) as deployment:
         yield deployment

@@ -4,39 +4,35 @@ The home store gets a /crds-cache access point written as jovyan (read back with
 EFS layer a retained volume and claim on it, every user's server mounts the claim read-only
 with CRDS_SHARED_CACHE set for the images' start hook, and a `crds sync` CronJob per science
 image (strictly valid for the cluster's Kubernetes) keeps it filled as uid 1000. A deployment
-of the module's own (its emulator process, its namespace).
+shared with the other day-2 modules (conftest.day2), which the last test turns the cache off on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from astrohub import manifests
-from astrohub_local.emulator import EmulatorProcess
 from astrohub_local.runner import REPO
-from deployments import Deployment
+from deployments import DAY2_NAMESPACE, Deployment
 from layered_values import deployed_values, release_values
 from pinned import KUBERNETES_VERSION as KUBERNETES
 
-NAMESPACE = "astrohub-crds"
+NAMESPACE = DAY2_NAMESPACE
 BUILD = REPO / "build" / NAMESPACE
 MOUNT = "/srv/crds-shared-cache"
 
 
 @pytest.fixture(scope="module")
-def with_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    with EmulatorProcess(tmp_path_factory.mktemp("crds-emulator")) as emulator:
-        deployment = Deployment(NAMESPACE, emulator)
-        result = deployment.run("deploy.yml", extra_vars={"crds_shared_cache": True})
-        assert result.returncode == 0, result.failures or result.output[-3000:]
-        efs = deployment.clients()["efs"]
-        (fs,) = efs.describe_file_systems()["FileSystems"]
-        points = efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]
-        by_name = {next(t["Value"] for t in p["Tags"] if t["Key"] == "Name"): p for p in points}
-        yield {"deployment": deployment, "fs": fs["FileSystemId"], "points": by_name}
+def with_cache(day2: Deployment) -> dict[str, Any]:
+    result = day2.run("deploy.yml", extra_vars={"crds_shared_cache": True})
+    assert result.returncode == 0, result.failures or result.output[-3000:]
+    efs = day2.clients()["efs"]
+    (fs,) = efs.describe_file_systems()["FileSystems"]
+    points = efs.describe_access_points(FileSystemId=fs["FileSystemId"])["AccessPoints"]
+    by_name = {next(t["Value"] for t in p["Tags"] if t["Key"] == "Name"): p for p in points}
+    return {"deployment": day2, "fs": fs["FileSystemId"], "points": by_name}
 
 
 def by_kind(docs: list[dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:

@@ -29,28 +29,26 @@ def _task_result(result: PlaybookResult, name: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def home_store(disposable: Deployment) -> dict[str, str]:
-    efs = disposable.clients()["efs"]
+def home_store(day2: Deployment) -> dict[str, str]:
+    efs = day2.clients()["efs"]
     [fs] = [
         f
         for f in efs.describe_file_systems()["FileSystems"]
-        if {"Key": "astrohub:deployment", "Value": disposable.namespace} in f["Tags"]
+        if {"Key": "astrohub:deployment", "Value": day2.namespace} in f["Tags"]
     ]
     return {"id": fs["FileSystemId"], "arn": fs["FileSystemArn"]}
 
 
-def test_without_a_user_nothing_is_called(disposable: Deployment) -> None:
-    disposable.emulator.reset_calls()
-    result = disposable.run("restore_home.yml")
+def test_without_a_user_nothing_is_called(day2: Deployment) -> None:
+    day2.emulator.reset_calls()
+    result = day2.run("restore_home.yml")
     assert result.returncode != 0
     assert "user: restore_home.yml restores one user's home" in "\n".join(result.failures)
-    assert sum(disposable.emulator.calls().values()) == 0
+    assert sum(day2.emulator.calls().values()) == 0
 
 
-def test_a_bad_recovery_point_is_refused_by_the_preflight(disposable: Deployment) -> None:
-    result = disposable.run(
-        "restore_home.yml", extra_vars={"user": USER, "recovery_point": "yesterday"}
-    )
+def test_a_bad_recovery_point_is_refused_by_the_preflight(day2: Deployment) -> None:
+    result = day2.run("restore_home.yml", extra_vars={"user": USER, "recovery_point": "yesterday"})
     assert result.returncode != 0
     assert "recovery_point: expected empty (the newest completed backup)" in "\n".join(
         result.failures
@@ -58,9 +56,9 @@ def test_a_bad_recovery_point_is_refused_by_the_preflight(disposable: Deployment
 
 
 def test_the_newest_backup_is_restored_and_the_move_planned(
-    disposable: Deployment, home_store: dict[str, str]
+    day2: Deployment, home_store: dict[str, str]
 ) -> None:
-    clients = disposable.clients()
+    clients = day2.clients()
     backup = clients["backup"]
     role = f"arn:aws:iam::{clients['sts'].get_caller_identity()['Account']}:role/backup"
     points = []
@@ -72,7 +70,7 @@ def test_the_newest_backup_is_restored_and_the_move_planned(
                 IamRoleArn=role,
             )["RecoveryPointArn"]
         )
-    result = disposable.run("restore_home.yml", extra_vars={"user": USER})
+    result = day2.run("restore_home.yml", extra_vars={"user": USER})
     assert result.returncode == 0, result.failures or result.output[-4000:]
     restored = _task_result(result, RESTORE_TASK)
     assert restored["recovery_point_arn"] == points[-1]
@@ -81,7 +79,7 @@ def test_the_newest_backup_is_restored_and_the_move_planned(
     # The role AWS Backup restores with: only AWS Backup takes it, and it reaches this file
     # system only.
     iam = clients["iam"]
-    name = f"{disposable.namespace}-efs-restore"
+    name = f"{day2.namespace}-efs-restore"
     assert job["IamRoleArn"] == iam.get_role(RoleName=name)["Role"]["Arn"]
     trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
     assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "backup.amazonaws.com"}]
@@ -93,7 +91,7 @@ def test_the_newest_backup_is_restored_and_the_move_planned(
     assert efs["Resource"] == home_store["arn"]
     # The move: the EFS root (not an access point) on a volume for the Job only, and the
     # user's directory as KubeSpawner names it.
-    docs = yaml.safe_load_all((disposable.build / "home-restore-job.yaml").read_text())
+    docs = yaml.safe_load_all((day2.build / "home-restore-job.yaml").read_text())
     by_kind = {d["kind"]: d for d in docs if d}
     assert by_kind["PersistentVolume"]["spec"]["csi"]["volumeHandle"] == home_store["id"]
     command = by_kind["Job"]["spec"]["template"]["spec"]["containers"][0]["command"]
@@ -102,22 +100,22 @@ def test_the_newest_backup_is_restored_and_the_move_planned(
 
 
 def test_a_named_recovery_point_is_the_one_restored(
-    disposable: Deployment, home_store: dict[str, str]
+    day2: Deployment, home_store: dict[str, str]
 ) -> None:
-    backup = disposable.clients()["backup"]
+    backup = day2.clients()["backup"]
     points = backup.list_recovery_points_by_resource(ResourceArn=home_store["arn"])
     oldest = min(points["RecoveryPoints"], key=lambda p: p["CreationDate"])["RecoveryPointArn"]
-    result = disposable.run("restore_home.yml", extra_vars={"user": USER, "recovery_point": oldest})
+    result = day2.run("restore_home.yml", extra_vars={"user": USER, "recovery_point": oldest})
     assert result.returncode == 0, result.failures or result.output[-4000:]
     assert _task_result(result, RESTORE_TASK)["recovery_point_arn"] == oldest
 
 
-def test_the_home_store_teardown_takes_the_restore_role(disposable: Deployment) -> None:
-    result = disposable.run(
+def test_the_home_store_teardown_takes_the_restore_role(day2: Deployment) -> None:
+    result = day2.run(
         "teardown.yml",
         tags=["fixture-efs"],
-        extra_vars={"confirm_destroy": disposable.namespace},
+        extra_vars={"confirm_destroy": day2.namespace},
     )
     assert result.returncode == 0, result.failures or result.output[-4000:]
-    roles = disposable.clients()["iam"].list_roles()["Roles"]
-    assert f"{disposable.namespace}-efs-restore" not in {r["RoleName"] for r in roles}
+    roles = day2.clients()["iam"].list_roles()["Roles"]
+    assert f"{day2.namespace}-efs-restore" not in {r["RoleName"] for r in roles}

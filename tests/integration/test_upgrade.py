@@ -66,16 +66,16 @@ def _role_grants(deployment: Deployment) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def no_record(disposable: Deployment) -> None:
-    _set_record(disposable, None)
+def no_record(day2: Deployment) -> None:
+    _set_record(day2, None)
 
 
 def test_an_upgrade_builds_the_next_generation_beside_the_live_one(
-    disposable: Deployment,
+    day2: Deployment,
 ) -> None:
-    ns, build = disposable.namespace, disposable.build
+    ns, build = day2.namespace, day2.build
     live_manifest = (build / "kops-cluster.yaml").read_text()
-    result = disposable.run("upgrade.yml")
+    result = day2.run("upgrade.yml")
     assert result.returncode == 0, result.failures or result.output[-4000:]
     # The new cluster, validated against the kops CRDs, beside the live one's files.
     upgrade = build / "upgrade"
@@ -94,70 +94,70 @@ def test_an_upgrade_builds_the_next_generation_beside_the_live_one(
     delete = result.output.index(f"plan: kops delete cluster --name {ns}.k8s.local ")
     assert validated < switch < delete
     # The CI node may build the new cluster and still manage the live one.
-    account = disposable.clients()["sts"].get_caller_identity()["Account"]
-    assert _role_grants(disposable) == [
+    account = day2.clients()["sts"].get_caller_identity()["Account"]
+    assert _role_grants(day2) == [
         f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local",
         f"arn:aws:iam::{account}:role/*.{ns}.k8s.local",
     ]
     # Never built, the deployment's record follows the plan: generation 1 is live.
-    assert _record(disposable) == {"live": 1, "building": None, "retiring": None}
+    assert _record(day2) == {"live": 1, "building": None, "retiring": None}
 
 
-def test_plan_mode_leaves_the_record_of_a_built_cluster_alone(disposable: Deployment) -> None:
+def test_plan_mode_leaves_the_record_of_a_built_cluster_alone(day2: Deployment) -> None:
     """A cluster in the state store is real: planning an upgrade must not move the record."""
-    s3 = disposable.clients()["s3"]
-    bucket, key = f"{disposable.namespace}-kops-state", f"{disposable.cluster}/config"
+    s3 = day2.clients()["s3"]
+    bucket, key = f"{day2.namespace}-kops-state", f"{day2.cluster}/config"
     s3.put_object(Bucket=bucket, Key=key, Body=b"kind: Cluster\n")
     try:
-        result = disposable.run("upgrade.yml")
+        result = day2.run("upgrade.yml")
         assert result.returncode == 0, result.failures or result.output[-4000:]
-        assert _record(disposable) is None
+        assert _record(day2) is None
     finally:
         s3.delete_object(Bucket=bucket, Key=key)
 
 
-def test_a_rerun_resumes_the_generation_under_way(disposable: Deployment) -> None:
-    ns = disposable.namespace
-    _set_record(disposable, {"live": 1, "building": 2, "retiring": None})
-    result = disposable.run("upgrade.yml")
+def test_a_rerun_resumes_the_generation_under_way(day2: Deployment) -> None:
+    ns = day2.namespace
+    _set_record(day2, {"live": 1, "building": 2, "retiring": None})
+    result = day2.run("upgrade.yml")
     assert result.returncode == 0, result.failures or result.output[-4000:]
-    assert _kops_cluster_name(disposable.build / "upgrade" / "kops-cluster.yaml") == (
+    assert _kops_cluster_name(day2.build / "upgrade" / "kops-cluster.yaml") == (
         f"{ns}-g2.k8s.local"
     )
     assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
-    assert _record(disposable) == {"live": 2, "building": None, "retiring": None}
+    assert _record(day2) == {"live": 2, "building": None, "retiring": None}
 
 
-def test_deploy_manages_the_live_generation(disposable: Deployment) -> None:
+def test_deploy_manages_the_live_generation(day2: Deployment) -> None:
     """After an upgrade to generation 1, a deploy renders generation 1's cluster, and the CI
     node's policy narrows to it."""
-    ns = disposable.namespace
-    _set_record(disposable, {"live": 1, "building": None, "retiring": None})
-    result = disposable.run("deploy.yml")
+    ns = day2.namespace
+    _set_record(day2, {"live": 1, "building": None, "retiring": None})
+    result = day2.run("deploy.yml")
     assert result.returncode == 0, result.failures or result.output[-4000:]
-    assert _kops_cluster_name(disposable.build / "kops-cluster.yaml") == f"{ns}-g1.k8s.local"
-    account = disposable.clients()["sts"].get_caller_identity()["Account"]
-    assert _role_grants(disposable) == [f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local"]
+    assert _kops_cluster_name(day2.build / "kops-cluster.yaml") == f"{ns}-g1.k8s.local"
+    account = day2.clients()["sts"].get_caller_identity()["Account"]
+    assert _role_grants(day2) == [f"arn:aws:iam::{account}:role/*.{ns}-g1.k8s.local"]
 
 
-def test_after_an_interrupted_switch_only_the_old_cluster_goes(disposable: Deployment) -> None:
-    ns = disposable.namespace
-    _set_record(disposable, {"live": 2, "building": None, "retiring": 1})
-    result = disposable.run("upgrade.yml")
+def test_after_an_interrupted_switch_only_the_old_cluster_goes(day2: Deployment) -> None:
+    ns = day2.namespace
+    _set_record(day2, {"live": 2, "building": None, "retiring": 1})
+    result = day2.run("upgrade.yml")
     assert result.returncode == 0, result.failures or result.output[-4000:]
     assert "helm upgrade jupyterhub on" not in result.output  # no second switch
     assert f"plan: kops delete cluster --name {ns}-g1.k8s.local " in result.output
     # The layer converged the live generation, not a standby.
-    assert _kops_cluster_name(disposable.build / "kops-cluster.yaml") == f"{ns}-g2.k8s.local"
-    assert _record(disposable) == {"live": 2, "building": None, "retiring": None}
+    assert _kops_cluster_name(day2.build / "kops-cluster.yaml") == f"{ns}-g2.k8s.local"
+    assert _record(day2) == {"live": 2, "building": None, "retiring": None}
 
 
-def test_an_upgrade_without_a_live_cluster_is_refused(disposable: Deployment) -> None:
-    result = disposable.run("upgrade.yml", extra_vars={"plan_only": False})
+def test_an_upgrade_without_a_live_cluster_is_refused(day2: Deployment) -> None:
+    result = day2.run("upgrade.yml", extra_vars={"plan_only": False})
     assert result.returncode != 0
     failure = "\n".join(result.failures)
-    assert f"There is no cluster to upgrade: {disposable.namespace}.k8s.local" in failure
-    assert _record(disposable) is None
+    assert f"There is no cluster to upgrade: {day2.namespace}.k8s.local" in failure
+    assert _record(day2) is None
 
 
 def _step(deployment: Deployment, *args: str, check: bool = False) -> dict[str, Any]:
@@ -193,32 +193,32 @@ def _step(deployment: Deployment, *args: str, check: bool = False) -> dict[str, 
 
 
 def test_the_record_moves_one_step_at_a_time_and_refuses_a_step_out_of_order(
-    disposable: Deployment,
+    day2: Deployment,
 ) -> None:
-    ns = disposable.namespace
-    assert _step(disposable, "state=switched", "generation=1").get("failed")
-    assert _record(disposable) is None
-    checked = _step(disposable, "state=upgrading", check=True)
+    ns = day2.namespace
+    assert _step(day2, "state=switched", "generation=1").get("failed")
+    assert _record(day2) is None
+    checked = _step(day2, "state=upgrading", check=True)
     assert (checked["changed"], checked["upgrade"]["new_cluster"]) == (True, f"{ns}-g1.k8s.local")
-    assert _record(disposable) is None, "check mode wrote the record"
-    assert _step(disposable, "state=upgrading")["changed"]
-    assert _record(disposable) == {"live": 0, "building": 1, "retiring": None}
-    assert not _step(disposable, "state=upgrading")["changed"], "a re-run resumes"
-    refused = _step(disposable, "state=switched", "generation=2")
+    assert _record(day2) is None, "check mode wrote the record"
+    assert _step(day2, "state=upgrading")["changed"]
+    assert _record(day2) == {"live": 0, "building": 1, "retiring": None}
+    assert not _step(day2, "state=upgrading")["changed"], "a re-run resumes"
+    refused = _step(day2, "state=switched", "generation=2")
     assert "cannot switch to generation 2" in refused["msg"]
-    switched = _step(disposable, "state=switched", "generation=1")
+    switched = _step(day2, "state=switched", "generation=1")
     assert switched["clusters"] == [f"{ns}.k8s.local", f"{ns}-g1.k8s.local"]
-    assert _record(disposable) == {"live": 1, "building": None, "retiring": 0}
-    assert _step(disposable, "state=retired")["live_cluster"] == f"{ns}-g1.k8s.local"
-    assert _record(disposable) == {"live": 1, "building": None, "retiring": None}
+    assert _record(day2) == {"live": 1, "building": None, "retiring": 0}
+    assert _step(day2, "state=retired")["live_cluster"] == f"{ns}-g1.k8s.local"
+    assert _record(day2) == {"live": 1, "building": None, "retiring": None}
 
 
-def test_teardown_kubernetes_deletes_every_generations_cluster(disposable: Deployment) -> None:
+def test_teardown_kubernetes_deletes_every_generations_cluster(day2: Deployment) -> None:
     """Interrupted mid-upgrade, two clusters exist: -t kubernetes deletes both, and its
     leftover check looks for what kops and Kubernetes made for each."""
-    ns = disposable.namespace
-    _set_record(disposable, {"live": 1, "building": 2, "retiring": None})
-    result = disposable.run("teardown.yml", tags=["kubernetes"])
+    ns = day2.namespace
+    _set_record(day2, {"live": 1, "building": 2, "retiring": None})
+    result = day2.run("teardown.yml", tags=["kubernetes"])
     assert result.returncode == 0, result.failures or result.output[-4000:]
     for cluster in (f"{ns}-g1.k8s.local", f"{ns}-g2.k8s.local"):
         assert f"plan: kops delete cluster --name {cluster} " in result.output
