@@ -65,6 +65,10 @@ $(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed
 
 localhub-venv: $(LOCALHUB_VENV)/.installed ## the local hub's single-user environment (JupyterLab)
 
+# The suites that need them depend on system-deps; `make test` installs them once, first, and
+# runs the suites without that prerequisite (SYSTEM_DEPS empty): make starts a goal whose
+# prerequisite is still running only after every other goal, which left hub-test to the last.
+SYSTEM_DEPS ?= system-deps
 system-deps: ## Debian packages the checks need (installed once, with apt-get)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -86,7 +90,7 @@ TEST_JOBS ?= 4
 test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
 	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
 	rest=0; nice -n 10 $(MAKE) --no-print-directory --keep-going --output-sync=target \
-	  -j$(TEST_JOBS) $(SUITES) || rest=$$?; \
+	  -j$(TEST_JOBS) SYSTEM_DEPS= $(SUITES) || rest=$$?; \
 	status=0; wait $$longest || status=$$?; cat build/$(LONGEST_SUITE).log; \
 	if [ $$status -ne 0 ]; then echo "make: *** [$(LONGEST_SUITE)] Error $$status"; fi; \
 	exit $$(( status || rest ))
@@ -132,10 +136,10 @@ integration-others: venv
 molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python tests/molecule_runner.py $(ROLES)
 
-hub-test: venv node_modules/.installed localhub-venv system-deps ## login: local hub, OIDC provider, browser
+hub-test: venv node_modules/.installed localhub-venv $(SYSTEM_DEPS) ## login: local hub, OIDC provider, browser
 	$(OFFLINE) $(BIN)/pytest tests/hub
 
-images-test: venv node_modules/.installed system-deps ## science images without Docker: locks, envs, checks
+images-test: venv node_modules/.installed $(SYSTEM_DEPS) ## science images without Docker: locks, envs, checks
 	$(OFFLINE) $(BIN)/pytest tests/images
 
 images-lock: venv ## re-lock images/*/requirements.in (needs PyPI)
@@ -147,7 +151,7 @@ images: venv ## docker buildx build + smoke test of every image (needs Docker)
 images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS credentials)
 	$(BIN)/python -m astrohub.images push --registry $(ECR_REGISTRY)
 
-bench: venv node_modules/.installed localhub-venv system-deps ## deploy / re-run / teardown timings, AWS calls, upgrade login gap (build/bench.json)
+bench: venv node_modules/.installed localhub-venv $(SYSTEM_DEPS) ## deploy / re-run / teardown timings, AWS calls, upgrade login gap (build/bench.json)
 	$(OFFLINE) $(BIN)/python tests/bench.py
 
 lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requirements-ci-node.lock
