@@ -10,8 +10,11 @@ these as astrohub.platform filters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
+
+from ansible_collections.amazon.aws.plugins.module_utils.policy import compare_policies
 
 
 def _tags_include(tags: Mapping[str, str], wanted: Mapping[str, Any]) -> bool:
@@ -209,3 +212,106 @@ def file_system_in_place(file_systems: list[dict[str, Any]], file_system: Mappin
         )
     )
     return str(found["file_system_id"]) if in_place else ""
+
+
+def _tag_dict(tags: Mapping[str, str] | list[Mapping[str, str]] | None) -> dict[str, str]:
+    """Tags as a dict, from a dict or from a list of key/value pairs (either case)."""
+    if isinstance(tags, Mapping):
+        return dict(tags)
+    return {t.get("key", t.get("Key", "")): t.get("value", t.get("Value", "")) for t in tags or []}
+
+
+def route_table_ids(tables: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """The ids of the route tables named (Name tag) in this order, from route table lookups
+    and results; a later table of the same name wins (the one a run just made)."""
+    by_name = {
+        _tag_dict(t.get("tags")).get("Name"): str(t.get("id") or t.get("route_table_id"))
+        for t in tables
+    }
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"no route table named {', '.join(missing)}")
+    return [by_name[n] for n in names]
+
+
+def _service_endpoints(endpoints: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in endpoints
+        if e["service_name"] == service
+        and str(e.get("state", "")).lower() in ("pending", "available")
+    ]
+
+
+def gateway_endpoint_in_place(
+    endpoints: list[dict[str, Any]],
+    service: str,
+    route_tables: list[str],
+    tags: Mapping[str, Any],
+) -> str:
+    """The id of the VPC's gateway endpoint for the service that ec2_vpc_endpoint (purge_tags
+    on) would leave as it is: exactly these route tables and tags; '' to call the module.
+    `endpoints`: what ec2_vpc_endpoint_info found in the VPC."""
+    matching = _service_endpoints(endpoints, service)
+    if len(matching) != 1:
+        return ""
+    found = matching[0]
+    in_place = sorted(found.get("route_table_ids", [])) == sorted(route_tables) and _tags_equal(
+        _tag_dict(found.get("tags")), tags
+    )
+    return str(found["vpc_endpoint_id"]) if in_place else ""
+
+
+def gateway_endpoints_to_replace(
+    endpoints: list[dict[str, Any]], service: str, route_tables: list[str]
+) -> list[str]:
+    """The service's endpoints on other route tables than these. ec2_vpc_endpoint cannot move
+    an endpoint to other route tables: it would make a second one beside it, which AWS refuses
+    on a route table the first one holds. These go first."""
+    return [
+        str(e["vpc_endpoint_id"])
+        for e in _service_endpoints(endpoints, service)
+        if sorted(e.get("route_table_ids", [])) != sorted(route_tables)
+    ]
+
+
+_PUBLIC_ACCESS_KEYS = {
+    "block_public_acls": "BlockPublicAcls",
+    "ignore_public_acls": "IgnorePublicAcls",
+    "block_public_policy": "BlockPublicPolicy",
+    "restrict_public_buckets": "RestrictPublicBuckets",
+}
+
+
+def bucket_in_place(buckets: list[dict[str, Any]], bucket: Mapping[str, Any]) -> bool:
+    """Whether s3_bucket (purge_tags on) would leave the bucket as it is, given what
+    s3_bucket_info found by its name with the bucket_encryption, bucket_ownership_controls,
+    bucket_policy, bucket_tagging, bucket_versioning and public_access_block facts. `bucket`
+    holds the module's name, versioning, encryption (SSE algorithm), object_ownership,
+    public_access (its four flags), policy (compared as the module compares it) and tags."""
+    matching = [b for b in buckets if b.get("name") == bucket["name"]]
+    if len(matching) != 1:
+        return False
+    found = matching[0]
+    encryption = (found.get("bucket_encryption") or {}).get("ServerSideEncryptionConfiguration", {})
+    algorithms = [
+        r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")
+        for r in encryption.get("Rules", [])
+    ]
+    ownership = (found.get("bucket_ownership_controls") or {}).get("OwnershipControls", {})
+    block = (found.get("public_access_block") or {}).get("PublicAccessBlockConfiguration", {})
+    policy = (found.get("bucket_policy") or {}).get("Policy")
+    versioning = (found.get("bucket_versioning") or {}).get("Status")
+    return (
+        versioning == ("Enabled" if bucket["versioning"] else "Suspended")
+        and algorithms == [bucket["encryption"]]
+        and [r.get("ObjectOwnership") for r in ownership.get("Rules", [])]
+        == [bucket["object_ownership"]]
+        and all(
+            block.get(aws) is bool(bucket["public_access"][key])
+            for key, aws in _PUBLIC_ACCESS_KEYS.items()
+        )
+        and policy is not None
+        and not compare_policies(json.loads(policy), bucket["policy"])
+        and _tags_equal(found.get("bucket_tagging") or {}, bucket["tags"])
+    )

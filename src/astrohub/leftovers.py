@@ -197,6 +197,7 @@ NETWORK_RESOURCES = (
     ("nat gateway", "describe_nat_gateways", "NatGateways", "NatGatewayId"),
     ("elastic ip", "describe_addresses", "Addresses", "AllocationId"),
     ("route table", "describe_route_tables", "RouteTables", "RouteTableId"),
+    ("vpc endpoint", "describe_vpc_endpoints", "VpcEndpoints", "VpcEndpointId"),
 )
 
 
@@ -206,8 +207,8 @@ def _network(clients: Callable[[str], Client], namespace: str, names: dict[str, 
         f"{what} {item[id_key]}"
         for what, operation, key, id_key in NETWORK_RESOURCES
         for item in _items(ec2, operation, key, Filters=_tag_filter(namespace))
-        # A deleted NAT gateway stays listed for a while.
-        if item.get("State") not in ("deleted", "deleting")
+        # A deleted NAT gateway or endpoint stays listed for a while (endpoints say "Deleted").
+        if str(item.get("State", "")).lower() not in ("deleted", "deleting")
     ]
 
 

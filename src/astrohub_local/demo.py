@@ -58,11 +58,19 @@ def summary(endpoint: str, namespace: str = LOCAL_NAMESPACE) -> list[str]:
             for n in ec2.describe_nat_gateways(Filters=tagged)["NatGateways"]
             if n["State"] == "available"
         ]
+        endpoints = ec2.describe_vpc_endpoints(
+            Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}, *tagged]
+        )["VpcEndpoints"]
         lines += [
             f"VPC         {vpc['VpcId']} {vpc['CidrBlock']}",
             f"  public    {', '.join(kinds[True])}",
             f"  private   {', '.join(kinds[False])}",
             f"  NAT       {len(nats)} gateway(s)",
+            *(
+                f"  endpoint  {e['ServiceName']} ({e['VpcEndpointType']}) on "
+                f"{len(e['RouteTableIds'])} private route table(s)"
+                for e in endpoints
+            ),
         ]
     for reservation in ec2.describe_instances(Filters=tagged)["Reservations"]:
         for node in reservation["Instances"]:

@@ -84,13 +84,32 @@ class TestDeploy:
             Filters=[{"Name": "association.subnet-id", "Values": [s["SubnetId"] for s in private]}]
         )["RouteTables"]
         defaults = [
-            r for t in routes for r in t["Routes"] if r["DestinationCidrBlock"] == "0.0.0.0/0"
+            r for t in routes for r in t["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"
         ]
         assert defaults and all(r.get("NatGatewayId", "").startswith("nat-") for r in defaults)
         igw = ec2.describe_internet_gateways(
             Filters=[{"Name": "attachment.vpc-id", "Values": [vpc[0]["VpcId"]]}]
         )["InternetGateways"]
         assert len(igw) == 1
+        # S3 (the public archive, the state bucket) from the private subnets skips the NAT
+        # gateway: a gateway endpoint on their route tables, whose routes name S3's prefix list.
+        [endpoint] = ec2.describe_vpc_endpoints(
+            Filters=[{"Name": "vpc-id", "Values": [vpc[0]["VpcId"]]}]
+        )["VpcEndpoints"]
+        assert (endpoint["ServiceName"], endpoint["VpcEndpointType"]) == (
+            "com.amazonaws.us-east-1.s3",
+            "Gateway",
+        )
+        assert sorted(endpoint["RouteTableIds"]) == sorted(t["RouteTableId"] for t in routes)
+        assert tags_of(endpoint)[TAG] == NAMESPACE
+        [s3_list] = ec2.describe_prefix_lists(
+            Filters=[{"Name": "prefix-list-name", "Values": ["com.amazonaws.us-east-1.s3"]}]
+        )["PrefixLists"]
+        for table in routes:
+            assert {"GatewayId": endpoint["VpcEndpointId"], "Prefix": s3_list["PrefixListId"]} in [
+                {"GatewayId": r.get("GatewayId"), "Prefix": r.get("DestinationPrefixListId")}
+                for r in table["Routes"]
+            ]
 
     def test_ci_node_runs_with_its_profile_key_and_ssh_rule(self, deployment, aws) -> None:
         ec2 = aws["ec2"]

@@ -8,14 +8,19 @@ ec2_key_info); the network molecule scenario checks drift end to end."""
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
 from astrohub.in_place import (
+    bucket_in_place,
     file_system_in_place,
+    gateway_endpoint_in_place,
+    gateway_endpoints_to_replace,
     internet_gateway_in_place,
     key_pair_in_place,
+    route_table_ids,
     route_table_in_place,
     security_group_in_place,
     subnet_in_place,
@@ -395,3 +400,155 @@ def test_other_provisioned_throughput_goes_to_the_module() -> None:
     }
     found = {**FOUND_FS, "throughput_mode": "provisioned", "provisioned_throughput_in_mibps": 4.0}
     assert file_system_in_place([found], provisioned) == ""
+
+
+S3 = "com.amazonaws.us-east-1.s3"
+ENDPOINT_TAGS = {"astrohub:deployment": "astrohub", "Name": "astrohub-s3"}
+
+
+def _endpoint(**changes: Any) -> dict[str, Any]:
+    """A gateway endpoint as amazon.aws.ec2_vpc_endpoint_info returns it (tags as pairs)."""
+    endpoint = {
+        "vpc_endpoint_id": "vpce-1",
+        "service_name": S3,
+        "state": "available",
+        "route_table_ids": ["rtb-b", "rtb-a"],
+        "tags": [{"key": k, "value": v} for k, v in ENDPOINT_TAGS.items()],
+    }
+    return {**endpoint, **changes}
+
+
+def test_a_gateway_endpoint_as_wanted_gives_its_id() -> None:
+    found = [_endpoint(), _endpoint(vpc_endpoint_id="vpce-old", state="deleted")]
+    assert gateway_endpoint_in_place(found, S3, ["rtb-a", "rtb-b"], ENDPOINT_TAGS) == "vpce-1"
+    assert gateway_endpoints_to_replace(found, S3, ["rtb-a", "rtb-b"]) == []
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [],
+        [_endpoint(route_table_ids=["rtb-a"])],
+        [_endpoint(tags=[{"key": "Name", "value": "astrohub-s3"}])],
+        [_endpoint(), _endpoint(vpc_endpoint_id="vpce-2")],
+        [_endpoint(service_name="com.amazonaws.us-east-1.dynamodb")],
+    ],
+)
+def test_a_gateway_endpoint_the_module_would_change_goes_to_it(found: list[dict[str, Any]]) -> None:
+    assert gateway_endpoint_in_place(found, S3, ["rtb-a", "rtb-b"], ENDPOINT_TAGS) == ""
+
+
+def test_an_endpoint_on_other_route_tables_is_replaced() -> None:
+    """One NAT gateway per zone: three private route tables where there was one."""
+    found = [_endpoint(route_table_ids=["rtb-a"])]
+    assert gateway_endpoints_to_replace(found, S3, ["rtb-a", "rtb-b", "rtb-c"]) == ["vpce-1"]
+
+
+def test_route_table_ids_by_name_the_newest_wins() -> None:
+    tables = [
+        {"id": "rtb-1", "tags": {"Name": "astrohub-private-us-east-1a"}},
+        {"id": "rtb-9", "tags": {"Name": "astrohub-public"}},
+        {"route_table_id": "rtb-2", "tags": {"Name": "astrohub-private-us-east-1a"}},
+    ]
+    assert route_table_ids(tables, ["astrohub-private-us-east-1a"]) == ["rtb-2"]
+    with pytest.raises(ValueError, match="no route table named astrohub-private-us-east-1b"):
+        route_table_ids(tables, ["astrohub-private-us-east-1b"])
+
+
+POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "TlsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::ns-kops-state", "arn:aws:s3:::ns-kops-state/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ],
+}
+BUCKET = {
+    "name": "ns-kops-state",
+    "versioning": True,
+    "encryption": "AES256",
+    "object_ownership": "BucketOwnerEnforced",
+    "public_access": {
+        "block_public_acls": True,
+        "ignore_public_acls": True,
+        "block_public_policy": True,
+        "restrict_public_buckets": True,
+    },
+    "policy": POLICY,
+    "tags": TAGS,
+}
+
+
+def _bucket(**changes: Any) -> dict[str, Any]:
+    """A bucket as amazon.aws.s3_bucket_info returns it with the six facts (boto3's shapes)."""
+    found = {
+        "name": "ns-kops-state",
+        "bucket_encryption": {
+            "ServerSideEncryptionConfiguration": {
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+                        "BucketKeyEnabled": False,
+                    }
+                ]
+            }
+        },
+        "bucket_ownership_controls": {
+            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        },
+        # AWS gives the policy back as its own JSON text: other spacing, a list of one.
+        "bucket_policy": {
+            "Policy": json.dumps(
+                {**POLICY, "Statement": [{**POLICY["Statement"][0], "Action": ["s3:*"]}]}, indent=1
+            )
+        },
+        "bucket_tagging": {**TAGS},
+        "bucket_versioning": {"Status": "Enabled", "MFADelete": "Disabled"},
+        "public_access_block": {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    }
+    return {**found, **changes}
+
+
+def test_a_bucket_as_wanted_is_left_alone() -> None:
+    assert bucket_in_place([_bucket(), _bucket(name="other")], BUCKET)
+
+
+@pytest.mark.parametrize(
+    "found",
+    [
+        [],
+        [_bucket(bucket_versioning={})],
+        [_bucket(bucket_versioning={"Status": "Suspended"})],
+        [_bucket(bucket_encryption={})],
+        [_bucket(bucket_ownership_controls={})],
+        [_bucket(bucket_policy={})],
+        [_bucket(bucket_policy={"Policy": json.dumps({**POLICY, "Statement": []})})],
+        [_bucket(bucket_tagging={**TAGS, "extra": "x"})],
+        [
+            _bucket(
+                public_access_block={
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "IgnorePublicAcls": True,
+                        "BlockPublicPolicy": False,
+                        "RestrictPublicBuckets": True,
+                    }
+                }
+            )
+        ],
+    ],
+)
+def test_a_bucket_the_module_would_change_goes_to_it(found: list[dict[str, Any]]) -> None:
+    assert not bucket_in_place(found, BUCKET)

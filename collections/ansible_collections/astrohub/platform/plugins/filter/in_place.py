@@ -7,9 +7,13 @@ from collections.abc import Callable
 from typing import Any
 
 from astrohub.in_place import (
+    bucket_in_place,
     file_system_in_place,
+    gateway_endpoint_in_place,
+    gateway_endpoints_to_replace,
     internet_gateway_in_place,
     key_pair_in_place,
+    route_table_ids,
     route_table_in_place,
     security_group_in_place,
     subnet_in_place,
@@ -29,4 +33,8 @@ class FilterModule:
             "security_group_in_place": security_group_in_place,
             "internet_gateway_in_place": internet_gateway_in_place,
             "file_system_in_place": file_system_in_place,
+            "bucket_in_place": bucket_in_place,
+            "gateway_endpoint_in_place": gateway_endpoint_in_place,
+            "gateway_endpoints_to_replace": gateway_endpoints_to_replace,
+            "route_table_ids": route_table_ids,
         }
