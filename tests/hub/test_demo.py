@@ -13,6 +13,7 @@ from hub_support import NAMESPACE, REPO, Rendered, sign_in
 from astrohub_local.emulator import Emulator
 from astrohub_local.localhub import local_demo
 from astrohub_local.runner import run_playbook
+from layered_values import deployed_values
 
 
 def test_make_demo_ends_with_a_local_hub(
@@ -44,3 +45,6 @@ def test_make_demo_ends_with_a_local_hub(
         _, answer = sign_in(hub.url, user.email, user.password)
         assert answer.status_code == 302
     assert hub.process is None
+    # The demo keeps no user node warm (jupyterhub_user_placeholders: 0 in the local inventory).
+    values = deployed_values(REPO / "build" / NAMESPACE)
+    assert values["scheduling"]["userPlaceholder"] == {"enabled": False, "replicas": 0}

@@ -146,6 +146,20 @@ def test_platform_defaults_reach_the_hub(values: dict[str, Any]) -> None:
     assert profiles[-1] == "Minimal notebook" and len(profiles) == 3
 
 
+def test_a_first_spawn_of_the_day_fits_its_timeout_and_says_what_it_waits_for(
+    values: dict[str, Any],
+) -> None:
+    """A node scale-up plus a science image's first pull (README: "The first spawn of the
+    day"), one warm node's room for the first user, Kubernetes events on the spawn page."""
+    assert values["singleuser"]["startTimeout"] == 900
+    assert values["hub"]["config"]["KubeSpawner"]["events_enabled"] is True
+    assert values["hub"]["config"]["KubeSpawner"]["http_timeout"] == 120
+    placeholder = values["scheduling"]["userPlaceholder"]
+    assert (placeholder["enabled"], placeholder["replicas"]) == (True, 1)
+    assert values["prePuller"]["continuous"]["enabled"] is True
+    assert values["prePuller"]["pullProfileListImages"] is True
+
+
 def test_network_policies_pre_puller_and_user_scheduler_are_rendered(chart_docs) -> None:
     # autohttps: the certificate manager Let's Encrypt needs has its own policy.
     policies = {"autohttps", "hub", "proxy", "singleuser"}

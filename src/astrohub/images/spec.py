@@ -44,8 +44,9 @@ MINIMAL_PROFILE: dict[str, Any] = {
     "slug": "minimal",
     "display_name": "Minimal notebook",
     "description": (
-        "Plain JupyterLab (Jupyter Docker Stacks minimal-notebook, Python 3.11) with no "
-        "science packages: install your own with pip or mamba."
+        "For your own packages and quick looks: plain JupyterLab (Jupyter Docker Stacks "
+        "minimal-notebook, Python 3.11) with no science packages; install what you need with "
+        "pip or mamba. The smallest image (0.6 GB): the quickest to start."
     ),
     "cpu_guarantee": 0.25,
     "cpu_limit": 1,
