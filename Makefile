@@ -57,10 +57,12 @@ node_modules/.installed: package-lock.json
 # The local hub's single-user environment, on Debian's Python so uid 1000 can run it, named
 # after its lock (astrohub.unprivileged.localhub_venv finds it there).
 LOCALHUB_VENV := $(ASTROHUB_RUNTIME_DIR)/localhub-venv-$(shell sha256sum requirements-localhub.lock | cut -c1-12)
-$(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed
+LAB_OVERRIDES := images/common/jupyterlab-overrides.json
+$(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed $(LAB_OVERRIDES)
 	install -d -m 0755 $(ASTROHUB_RUNTIME_DIR)
 	/usr/bin/python3 -m venv --without-pip $(LOCALHUB_VENV)
 	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(LOCALHUB_VENV)/bin/python requirements-localhub.lock
+	install -D -m 0644 $(LAB_OVERRIDES) $(LOCALHUB_VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 localhub-venv: $(LOCALHUB_VENV)/.installed ## the local hub's single-user environment (JupyterLab)

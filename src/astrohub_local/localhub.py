@@ -33,6 +33,7 @@ The hub process imports this module for :func:`enter_pod`, :func:`local_override
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import builtins
 import contextlib
@@ -50,7 +51,7 @@ import subprocess
 import sys
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +65,7 @@ from traitlets import Integer, List, Unicode, default
 
 from astrohub import chart as charts
 from astrohub import manifests
+from astrohub.images import IMAGES_DIR, ImageSpec, ensure_env, load_images
 from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_prefix
 from astrohub_local.stopping import serve_until_signalled, stop_on_signal
 
@@ -481,6 +483,7 @@ class LocalHub:
             "state_dir": str(self.state_dir),
             "homes": str(self.homes),
             "singleuser": str(singleuser),
+            "images_dir": str(IMAGES_DIR),
             "run_as": [UID, GID] if os.geteuid() == 0 else None,
         }
         settings_path = self.state_dir / "settings.json"
@@ -683,6 +686,8 @@ def local_overrides(c: Any, settings_path: str) -> None:
         c.LocalProfileSpawner.run_as_uid, c.LocalProfileSpawner.run_as_gid = uid, gid
         # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000).
         prefix = run_as_prefix(uid, gid)
+    c.LocalProfileSpawner.run_prefix = prefix
+    c.LocalProfileSpawner.images_dir = settings["images_dir"]
     c.Spawner.cmd = [*prefix, settings["singleuser"]]
     c.Spawner.start_timeout = max(int(kube.get("start_timeout") or 0), 120)
     c.Spawner.http_timeout = 120
@@ -730,13 +735,24 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
     """The local stand-in for KubeSpawner: a process as uid 1000 in ``<homes>/<escaped>``
     (KubeSpawner's own ``{escaped_username}``, the subPath of the homes on EFS).
 
-    The spawn page lists singleuser.profileList as KubeSpawner does; every profile runs the
-    same local environment (the chosen slug is in ASTROHUB_PROFILE)."""
+    The spawn page lists singleuser.profileList as KubeSpawner does. A profile named after an
+    image (images/<name>/) runs that image's locked environment, installed on first use under
+    $ASTROHUB_RUNTIME_DIR/image-envs/ (astrohub.images.ensure_env, as `make images-test`
+    installs it), its progress on the spawn page; the others run the local hub's own
+    environment. The chosen slug is in ASTROHUB_PROFILE."""
 
     profile_list = List(config=True, help="singleuser.profileList")
     homes = Unicode(config=True, help="directory of the users' homes")
     run_as_uid = Integer(-1, config=True, help="uid of the server process (-1: the hub's)")
     run_as_gid = Integer(-1, config=True, help="gid of the server process")
+    run_prefix = List(config=True, help="what starts a command as the pod's user (setpriv)")
+    images_dir = Unicode("", config=True, help="images/: a profile named after one runs its env")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._local_cmd = list(self.cmd)  # the local hub's environment (no image profile)
+        # What the spawn page shows while start() works; None ends it.
+        self._events: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
     @default("home_dir")
     def _home_dir_default(self) -> str:
@@ -770,11 +786,7 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
                 f"<strong>{xhtml_escape(str(profile.get('display_name', slug)))}</strong><br>"
                 f"<small>{xhtml_escape(str(profile.get('description', '')))}</small></label>"
             )
-        note = (
-            "<p><em>Local hub: every profile runs the same local environment; on the "
-            "cluster each runs its own image.</em></p>"
-        )
-        return note + "\n".join(items)
+        return "\n".join(items)
 
     def _chosen_profile(self) -> str:
         profiles = self.profiles()
@@ -794,13 +806,53 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
             os.chown(home, self.run_as_uid, self.run_as_gid)
         home.chmod(0o700)
 
+    def _image(self, profile: str) -> ImageSpec | None:
+        if not self.images_dir or not profile:
+            return None
+        return next((i for i in load_images(Path(self.images_dir)) if i.name == profile), None)
+
+    async def _image_environment(self, image: ImageSpec) -> Path:
+        """The image's locked environment, installed now if this is its first use."""
+        await self._events.put(
+            {
+                "progress": 20,
+                "message": f"Preparing the {image.name} environment from its lock "
+                "(installed once, in minutes; reused after)",
+            }
+        )
+        env = await asyncio.to_thread(ensure_env, image)
+        done = f"installed in {env.seconds:.0f} s" if env.created else "ready"
+        await self._events.put(
+            {"progress": 60, "message": f"The {image.name} environment is {done}"}
+        )
+        return env.path
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        while (event := await self._events.get()) is not None:
+            yield event
+
     async def start(self) -> Any:
+        self._events = asyncio.Queue()
+        self.cmd = list(self._local_cmd)
         profile = self._chosen_profile()
-        if profile:
-            self.environment = {**self.environment, "ASTROHUB_PROFILE": profile}
-            self.log.info("%s: profile %s (runs the local environment)", self.user.name, profile)
-        self._prepare_home()
-        return await super().start()
+        try:
+            if profile:
+                self.environment = {**self.environment, "ASTROHUB_PROFILE": profile}
+            image = self._image(profile)
+            if image is not None:
+                env = await self._image_environment(image)
+                # Its server, its kernel (PATH first) and its packages, as in the image.
+                self.cmd = [*self.run_prefix, str(env / "bin" / "jupyterhub-singleuser")]
+                self.environment = {
+                    **self.environment,
+                    "PATH": f"{env / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+                    "ASTROHUB_IMAGE": image.name,
+                }
+            self.log.info("%s: profile %s runs %s", self.user.name, profile, self.cmd[-1])
+            self._prepare_home()
+            return await super().start()
+        finally:
+            await self._events.put(None)
 
 
 # ---------------------------------------------------------------------------------------------

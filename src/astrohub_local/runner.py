@@ -91,6 +91,23 @@ def declared_collections_path(installed: Path = INSTALLED_COLLECTIONS) -> Path:
     return root
 
 
+PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def index_env() -> dict[str, str]:
+    """The environment for uv: the package index is reachable, as in `make test`.
+
+    The tests point every proxy variable at a dead port so that nothing reaches AWS; uv
+    talks only to the package index (and its cache), so it gets the environment without
+    that dead proxy. A real proxy an operator set is kept.
+    """
+    env = dict(os.environ)
+    for name in PROXY_VARS:
+        if env.get(name) == DEAD_PROXY:
+            del env[name]
+    return env
+
+
 def offline_env(endpoint: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment for talking to the emulator at `endpoint` and nothing else."""
     env = dict(os.environ if base is None else base)

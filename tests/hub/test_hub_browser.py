@@ -1,7 +1,9 @@
 """A real browser through the whole login: Debian's Chromium, headless, driven by Playwright.
 
 Open the hub, "Sign in with MAST" (or GitHub), log in at the local provider, pick a profile,
-land in JupyterLab, run a cell. Screenshots go to build/screenshots/.
+land in JupyterLab, run a cell that imports the profile's package. Each profile is chosen
+once: JWST and HST run their images' locked environments (as `make images-test` installs
+them), the minimal one the local hub's. Screenshots go to build/screenshots/.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hub_support import GH_USER, MAST_USER, SCREENSHOTS, Rendered
+from hub_support import GH_USER, MAST_GUEST, MAST_USER, REPO, SCREENSHOTS, Rendered
 from kubespawner.slugs import escape_slug as escape_username
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from astrohub.images import ensure_env, load_image, lock_pins
 from astrohub_local.localhub import LocalHub
 from astrohub_local.oidc_provider import Account, OIDCProvider
+from astrohub_local.runner import index_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,11 +36,31 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Prints whether the token is there, never the token itself.
-CELL = """import os
+CELL = """import os, importlib
 print("MAST_API_TOKEN is set:", bool(os.environ.get("MAST_API_TOKEN")))
 print("profile:", os.environ.get("ASTROHUB_PROFILE"))
+print("{package}", importlib.import_module("{package}").__version__)
 print("sum(range(10)) =", sum(range(10)))"""
 SPAWN_TIMEOUT_MS = 150_000
+NEWS_PROMPT = "Would you like to get notified about official Jupyter news?"
+
+
+def expected_package(profile: str) -> tuple[str, str]:
+    """The package a profile is for and its locked version: an image's headline package as
+    images/<name>/image.yml names it, JupyterLab for the minimal profile."""
+    if profile == "minimal":
+        return "jupyterlab", lock_pins(REPO / "requirements-localhub.lock")["jupyterlab"]
+    image = load_image(REPO / "images" / profile)
+    assert image.headline_package
+    return image.headline_package, lock_pins(image.requirements_txt)[image.headline_package]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def image_environments() -> None:
+    """The JWST and HST environments, installed before a spawn needs them (the package index
+    reachable, as `make images-test` has it); the local hub then finds them ready."""
+    for name in ("jwst", "hst"):
+        ensure_env(load_image(REPO / "images" / name), env=index_env())
 
 
 # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
@@ -57,8 +81,8 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-def _run_in_jupyterlab(page: Page) -> str:
-    """Open a notebook from the launcher, run CELL, return the cell's output."""
+def _run_in_jupyterlab(page: Page, cell: str) -> str:
+    """Open a notebook from the launcher, run the cell, return its output."""
     page.wait_for_url(re.compile(r".*/user/[^/]+/lab.*"), timeout=SPAWN_TIMEOUT_MS)
     card = page.locator('.jp-LauncherCard[data-category="Notebook"]').first
     card.wait_for(timeout=60_000)
@@ -68,21 +92,27 @@ def _run_in_jupyterlab(page: Page) -> str:
     # Run only once the kernel is up: a cell run while it is still starting can be lost.
     idle = page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"\bIdle\b")).first
     idle.wait_for(timeout=90_000)
-    news = page.get_by_role("button", name="No", exact=True)
-    if news.is_visible():
-        news.click()
     editor.click()
     # insert_text: no key events, so the editor's auto-closing brackets stay out of it.
-    page.keyboard.insert_text(CELL)
+    page.keyboard.insert_text(cell)
     page.keyboard.press("Shift+Enter")
     output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").first
     output.filter(has_text="sum(range(10)) = 45").wait_for(timeout=90_000)
+    # JupyterLab asks this seconds after it opens unless its settings overrides say no
+    # (images/common/jupyterlab-overrides.json); by now it would have.
+    assert not page.get_by_text(NEWS_PROMPT).is_visible(), "JupyterLab asked about news"
     return output.inner_text()
 
 
 def _sign_in_and_compute(
-    browser: Browser, hub: LocalHub, button: str, account: Account, name: str, username: str
+    browser: Browser,
+    hub: LocalHub,
+    button: str,
+    account: Account,
+    username: str,
+    profile: str,
 ) -> str:
+    name = f"{button.rsplit(' ', 1)[-1].lower()}-{profile}"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -93,12 +123,12 @@ def _sign_in_and_compute(
         page.fill("#username", username)
         page.fill("#password", account.password)
         page.click("button[value=allow]")
-        # The spawn page lists the chart's profiles; pick one that is not the default.
+        # The spawn page lists the chart's profiles.
         page.wait_for_url(re.compile(r".*/hub/spawn.*"), timeout=60_000)
-        page.locator('input[name="profile"][value="minimal"]').check()
+        page.locator(f'input[name="profile"][value="{profile}"]').check()
         page.screenshot(path=SCREENSHOTS / f"{name}-profiles.png")
         page.get_by_role("button", name="Start").click()
-        output = _run_in_jupyterlab(page)
+        output = _run_in_jupyterlab(page, CELL.format(package=expected_package(profile)[0]))
         page.screenshot(path=SCREENSHOTS / f"{name}-jupyterlab.png")
         return output
     except PlaywrightError as exc:
@@ -129,27 +159,43 @@ def test_mast_login_lands_in_jupyterlab_with_the_token(
     login.close()
 
     output = _sign_in_and_compute(
-        browser, mast_hub, "Sign in with MAST", MAST_USER, "mast", MAST_USER.email
+        browser, mast_hub, "Sign in with MAST", MAST_USER, MAST_USER.email, "jwst"
     )
     assert "MAST_API_TOKEN is set: True" in output
-    assert "profile: minimal" in output
+    assert "profile: jwst" in output
+    assert "jwst {}".format(expected_package("jwst")[1]) in output.splitlines()
     # The server holds the token MAST issued at this login (compared, never shown).
     environment = _server_environment(mast_render, MAST_USER.email)
     handed = environment.get("MAST_API_TOKEN", "")
     same = any(hmac.compare_digest(handed, t) for t in provider.tokens_of(MAST_USER.email))
     assert same, "the server's MAST_API_TOKEN is not a token the provider issued to this user"
     assert environment["HOME"] == str(mast_render.homes / escape_username(MAST_USER.email))
-    assert (SCREENSHOTS / "mast-jupyterlab.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "mast-jwst-jupyterlab.png").stat().st_size > 10_000
 
 
 def test_github_login_lands_in_jupyterlab(
     browser: Browser, github_hub: LocalHub, github_render: Rendered
 ) -> None:
     output = _sign_in_and_compute(
-        browser, github_hub, "Sign in with GitHub", GH_USER, "github", GH_USER.login
+        browser, github_hub, "Sign in with GitHub", GH_USER, GH_USER.login, "hst"
     )
     assert "MAST_API_TOKEN is set: False" in output
-    assert "sum(range(10)) = 45" in output
+    package, version = expected_package("hst")
+    assert f"{package} {version}" in output.splitlines()
+    # The server runs the HST environment, first on its PATH (its calibration commands; the
+    # hstcal executables come from conda-forge in the image only).
     environment = _server_environment(github_render, GH_USER.login)
+    first = Path(environment["PATH"].split(":")[0])
+    assert first.parent.name.startswith("hst-") and (first / "calcos").exists()
     assert "MAST_API_TOKEN" not in environment
-    assert (SCREENSHOTS / "github-jupyterlab.png").stat().st_size > 10_000
+    assert (SCREENSHOTS / "github-hst-jupyterlab.png").stat().st_size > 10_000
+
+
+def test_the_minimal_profile_runs_the_plain_environment(
+    browser: Browser, mast_hub: LocalHub
+) -> None:
+    output = _sign_in_and_compute(
+        browser, mast_hub, "Sign in with MAST", MAST_GUEST, MAST_GUEST.email, "minimal"
+    )
+    assert "profile: minimal" in output
+    assert "jupyterlab {}".format(expected_package("minimal")[1]) in output.splitlines()

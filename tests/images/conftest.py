@@ -9,9 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from image_support import IMAGES_DIR, TIMINGS, index_env
+from image_support import IMAGES_DIR, TIMINGS
 
 from astrohub import images
+from astrohub_local.runner import index_env
 
 
 @pytest.fixture(scope="session")

@@ -10,31 +10,16 @@ from typing import Any
 
 import pytest
 
-from astrohub_local.runner import DEAD_PROXY, LOOPBACK_ONLY
+from astrohub_local.runner import LOOPBACK_ONLY
 from pinned import HUB_REQUIREMENTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_ROOT / "images"
 HERE = Path(__file__).resolve().parent
 IMAGE_NAMES = ("jwst", "hst")
-PROXY_VARS = ("HTTPS_PROXY", "HTTP_PROXY", "https_proxy", "http_proxy", "ALL_PROXY", "all_proxy")
 
 # Filled by the image_env fixture, printed at the end of the run.
 TIMINGS: dict[str, dict[str, Any]] = {}
-
-
-def index_env() -> dict[str, str]:
-    """The environment for uv: the package index is reachable, as in `make test`.
-
-    tests/conftest.py points every proxy variable at a dead port so that no test
-    reaches AWS; uv talks only to the package index (and its cache), so it gets the
-    environment without that dead proxy. A real proxy an operator set is kept.
-    """
-    env = dict(os.environ)
-    for name in PROXY_VARS:
-        if env.get(name) == DEAD_PROXY:
-            del env[name]
-    return env
 
 
 def offline_env(**extra: str) -> dict[str, str]:

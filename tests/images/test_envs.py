@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from image_support import HERE, IMAGE_NAMES, IMAGES_DIR, index_env, offline_env, run_result
+from image_support import HERE, IMAGE_NAMES, IMAGES_DIR, offline_env, run_result
 
 from astrohub import images
+from astrohub_local.runner import index_env
 
 CHECK_ENV = IMAGES_DIR / "common" / "check_env.py"
 

@@ -9,6 +9,7 @@ written values.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
@@ -158,6 +159,14 @@ def test_a_first_spawn_of_the_day_fits_its_timeout_and_says_what_it_waits_for(
     assert (placeholder["enabled"], placeholder["replicas"]) == (True, 1)
     assert values["prePuller"]["continuous"]["enabled"] is True
     assert values["prePuller"]["pullProfileListImages"] is True
+
+
+def test_jupyterlab_opens_without_asking_about_news(values: dict[str, Any]) -> None:
+    """The Minimal profile's stock image gets the science images' settings overrides."""
+    extra = values["singleuser"]["extraFiles"]["jupyterlab-overrides"]
+    assert extra["mountPath"] == "/opt/conda/share/jupyter/lab/settings/overrides.json"
+    overrides = json.loads(extra["stringData"])
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
 
 
 def test_network_policies_pre_puller_and_user_scheduler_are_rendered(chart_docs) -> None:

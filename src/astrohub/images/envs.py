@@ -103,6 +103,14 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _install_lab_overrides(image: ImageSpec, target: Path) -> None:
+    """JupyterLab's settings overrides, where the environment's JupyterLab reads them, as the
+    Dockerfile copies them into the image's venv."""
+    settings = target / "share" / "jupyter" / "lab" / "settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(image.lab_overrides, settings / "overrides.json")
+
+
 def ensure_env(
     image: ImageSpec,
     env_root: Path | None = None,
@@ -128,6 +136,7 @@ def ensure_env(
         if marker.is_file() and (target / "bin" / "python").exists():
             recorded = json.loads(marker.read_text("utf-8"))
             if recorded.get("lock_hash") == digest:
+                _install_lab_overrides(image, target)
                 return ImageEnv(image, target, False, time.monotonic() - started)
         if target.exists():
             shutil.rmtree(target)
@@ -168,6 +177,7 @@ def ensure_env(
         check = pip_check(target / "bin" / "python", uv=uv, env=env)
         if check.returncode != 0:
             raise ImageEnvError(f"pip check failed in {target}:\n{check.stdout}{check.stderr}")
+        _install_lab_overrides(image, target)
         marker.write_text(
             json.dumps({"lock_hash": digest, "python": interpreter, "image": image.name}),
             "utf-8",

@@ -165,6 +165,11 @@ class ImageSpec:
         return self.directory / "requirements.txt"
 
     @property
+    def lab_overrides(self) -> Path:
+        """JupyterLab's settings overrides every environment gets (the news prompt off)."""
+        return self.directory.parent / "common" / "jupyterlab-overrides.json"
+
+    @property
     def smoke_script(self) -> Path:
         return self.directory / "smoke.sh"
 
