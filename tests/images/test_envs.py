@@ -133,6 +133,7 @@ def test_ensure_env_reuses_rebuilds_and_prunes(tmp_path: Path) -> None:
     when the install did not finish, and older locks of the same image removed."""
     image_dir = tmp_path / "images" / "tiny"
     shutil.copytree(IMAGES_DIR / "hst", image_dir)
+    shutil.copytree(IMAGES_DIR / "common", image_dir.parent / "common")
     spec = yaml.safe_load((image_dir / "image.yml").read_text())
     spec.update(name="tiny", repository="tiny", display_name="Tiny")
     spec.pop("headline_package")
@@ -159,6 +160,8 @@ def test_ensure_env_reuses_rebuilds_and_prunes(tmp_path: Path) -> None:
         check=True,
     )
     assert check.stdout.strip() == image.pins()["six"]
+    installed = first.path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    assert installed.read_text() == image.lab_overrides.read_text()
 
     again = images.ensure_env(image, env_root, env=index_env())
     assert not again.created
