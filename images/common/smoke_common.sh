@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What every image's smoke.sh checks first, sourced by it inside the built image:
-# jovyan's uid/gid, the locked environment on PATH, the CRDS settings and start hook, and
+# jovyan's uid/gid, the locked environment on PATH, the CRDS settings, the start hooks and
+# getting-started notebooks, and
 # that the environment is exactly the lock. tests/images only lints this file.
 
 fail() {
@@ -19,6 +20,9 @@ smoke_common_checks() {
     [[ "${CRDS_SERVER_URL}" == "${expected_server}" ]] || fail "CRDS_SERVER_URL=${CRDS_SERVER_URL}"
     [[ "${CRDS_PATH}" == "${HOME}/crds_cache" ]] || fail "CRDS_PATH=${CRDS_PATH}"
     [[ -r /usr/local/bin/start-notebook.d/10-crds-shared-cache.sh ]] || fail "CRDS shared-cache start hook missing"
+    [[ -r /usr/local/bin/start-notebook.d/20-getting-started.sh ]] || fail "getting-started start hook missing"
+    compgen -G "${ASTROHUB_GETTING_STARTED:-/nowhere}/*.ipynb" >/dev/null \
+        || fail "no getting-started notebooks in ASTROHUB_GETTING_STARTED=${ASTROHUB_GETTING_STARTED:-}"
 
     # The environment is exactly the lock, every requested package imports at its pin.
     python -m pip check

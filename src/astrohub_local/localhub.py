@@ -65,7 +65,14 @@ from traitlets import Integer, List, Unicode, default
 
 from astrohub import chart as charts
 from astrohub import manifests
-from astrohub.images import IMAGES_DIR, ImageSpec, ensure_env, load_images
+from astrohub.images import (
+    GETTING_STARTED,
+    IMAGES_DIR,
+    START_HOOKS,
+    ImageSpec,
+    ensure_env,
+    load_images,
+)
 from astrohub.unprivileged import GID, UID, checkout_dir, localhub_venv, run_as_prefix
 from astrohub_local.stopping import serve_until_signalled, stop_on_signal
 
@@ -731,6 +738,11 @@ def _profile_slug(profile: Mapping[str, Any], index: int) -> str:
     return str(slug).strip("-") or f"profile-{index}"
 
 
+# docker-stacks' start.sh sources every start-notebook.d/*.sh, then execs the server:
+# $0 is the hooks' directory, "$@" the server's command line.
+_SOURCE_HOOKS_THEN_EXEC = 'for hook in "$0"/*.sh; do . "$hook"; done; exec "$@"'
+
+
 class LocalProfileSpawner(SimpleLocalProcessSpawner):
     """The local stand-in for KubeSpawner: a process as uid 1000 in ``<homes>/<escaped>``
     (KubeSpawner's own ``{escaped_username}``, the subPath of the homes on EFS).
@@ -738,8 +750,9 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
     The spawn page lists singleuser.profileList as KubeSpawner does. A profile named after an
     image (images/<name>/) runs that image's locked environment, installed on first use under
     $ASTROHUB_RUNTIME_DIR/image-envs/ (astrohub.images.ensure_env, as `make images-test`
-    installs it), its progress on the spawn page; the others run the local hub's own
-    environment. The chosen slug is in ASTROHUB_PROFILE."""
+    installs it), its progress on the spawn page, after the images' start hooks (the
+    getting-started notebooks copied into the home), as start.sh runs them in a pod; the
+    others run the local hub's own environment. The chosen slug is in ASTROHUB_PROFILE."""
 
     profile_list = List(config=True, help="singleuser.profileList")
     homes = Unicode(config=True, help="directory of the users' homes")
@@ -841,12 +854,21 @@ class LocalProfileSpawner(SimpleLocalProcessSpawner):
             image = self._image(profile)
             if image is not None:
                 env = await self._image_environment(image)
-                # Its server, its kernel (PATH first) and its packages, as in the image.
-                self.cmd = [*self.run_prefix, str(env / "bin" / "jupyterhub-singleuser")]
+                # Its server, its kernel (PATH first) and its packages, as in the image, after
+                # the image's start hooks (getting-started notebooks) as start.sh runs them.
+                self.cmd = [
+                    *self.run_prefix,
+                    "/bin/bash",
+                    "-c",
+                    _SOURCE_HOOKS_THEN_EXEC,
+                    str(env / START_HOOKS),
+                    str(env / "bin" / "jupyterhub-singleuser"),
+                ]
                 self.environment = {
                     **self.environment,
                     "PATH": f"{env / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
                     "ASTROHUB_IMAGE": image.name,
+                    "ASTROHUB_GETTING_STARTED": str(env / GETTING_STARTED),
                 }
             self.log.info("%s: profile %s runs %s", self.user.name, profile, self.cmd[-1])
             self._prepare_home()

@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
 from astrohub.images import ensure_env, load_image, lock_pins
+from astrohub.unprivileged import GID, UID
 from astrohub_local.localhub import LocalHub
 from astrohub_local.oidc_provider import Account, OIDCProvider
 from astrohub_local.runner import index_env
@@ -104,6 +105,14 @@ def _run_in_jupyterlab(page: Page, cell: str) -> str:
     return output.inner_text()
 
 
+def _open_getting_started(page: Page, profile: str) -> None:
+    """Open ~/getting-started in the file browser: the image's notebooks are there."""
+    listing = page.locator(".jp-DirListing-itemText")
+    listing.filter(has_text=re.compile(r"^getting-started$")).dblclick(timeout=60_000)
+    for notebook in load_image(REPO / "images" / profile).getting_started:
+        listing.filter(has_text=notebook.name).wait_for(timeout=60_000)
+
+
 def _sign_in_and_compute(
     browser: Browser,
     hub: LocalHub,
@@ -129,6 +138,8 @@ def _sign_in_and_compute(
         page.screenshot(path=SCREENSHOTS / f"{name}-profiles.png")
         page.get_by_role("button", name="Start").click()
         output = _run_in_jupyterlab(page, CELL.format(package=expected_package(profile)[0]))
+        if profile != "minimal":
+            _open_getting_started(page, profile)
         page.screenshot(path=SCREENSHOTS / f"{name}-jupyterlab.png")
         return output
     except PlaywrightError as exc:
@@ -146,6 +157,17 @@ def _server_environment(rendered: Rendered, username: str) -> dict[str, str]:
     pid = json.loads(files[0].read_text())["pid"]
     raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def _assert_getting_started(home: Path, profile: str) -> None:
+    """The start hook copied the image's notebooks into the home, as the user's files."""
+    shipped = load_image(REPO / "images" / profile).getting_started
+    copied = home / "getting-started"
+    assert sorted(p.name for p in copied.iterdir()) == [p.name for p in shipped]
+    for notebook in shipped:
+        copy = copied / notebook.name
+        assert copy.read_bytes() == notebook.read_bytes()
+        assert (copy.stat().st_uid, copy.stat().st_gid) == (UID, GID)
 
 
 def test_mast_login_lands_in_jupyterlab_with_the_token(
@@ -170,6 +192,7 @@ def test_mast_login_lands_in_jupyterlab_with_the_token(
     same = any(hmac.compare_digest(handed, t) for t in provider.tokens_of(MAST_USER.email))
     assert same, "the server's MAST_API_TOKEN is not a token the provider issued to this user"
     assert environment["HOME"] == str(mast_render.homes / escape_username(MAST_USER.email))
+    _assert_getting_started(Path(environment["HOME"]), "jwst")
     assert (SCREENSHOTS / "mast-jwst-jupyterlab.png").stat().st_size > 10_000
 
 
@@ -188,6 +211,7 @@ def test_github_login_lands_in_jupyterlab(
     first = Path(environment["PATH"].split(":")[0])
     assert first.parent.name.startswith("hst-") and (first / "calcos").exists()
     assert "MAST_API_TOKEN" not in environment
+    _assert_getting_started(Path(environment["HOME"]), "hst")
     assert (SCREENSHOTS / "github-hst-jupyterlab.png").stat().st_size > 10_000
 
 

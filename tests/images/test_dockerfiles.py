@@ -190,7 +190,31 @@ def test_copied_sources_exist(name: str) -> None:
             continue
         words = [w for w in shlex.split(rest) if not w.startswith("--")]
         for source in words[:-1]:
-            assert (IMAGES_DIR / source).is_file(), f"COPY {source}: not in the build context"
+            path = IMAGES_DIR / source
+            exists = path.is_dir() if source.endswith("/") else path.is_file()
+            assert exists, f"COPY {source}: not in the build context"
+
+
+@pytest.mark.parametrize("name", IMAGE_NAMES)
+def test_start_hooks_and_getting_started_notebooks_are_shipped(
+    name: str, image_by_name: dict[str, images.ImageSpec]
+) -> None:
+    """Every start hook goes where start.sh sources it; the notebooks go where the
+    environment keeps them (ensure_env's copy has the same layout) and the hook finds them."""
+    copies = [
+        [token for token in shlex.split(rest) if not token.startswith("--")]
+        for keyword, rest in instructions(name)
+        if keyword == "COPY"
+    ]
+    hooks = sorted((IMAGES_DIR / "common" / "start-notebook.d").glob("*.sh"))
+    hook_copy = next(c for c in copies if c[-1] == "/usr/local/bin/start-notebook.d/")
+    assert hook_copy[:-1] == [f"common/start-notebook.d/{hook.name}" for hook in hooks]
+    shipped = env_settings(name)["ASTROHUB_GETTING_STARTED"]
+    assert shipped == f"/opt/astrohub/venv/{images.GETTING_STARTED}"
+    notebook_copy = next(c for c in copies if c[-1] == f"{shipped}/")
+    assert notebook_copy[:-1] == ["common/getting-started/", f"{name}/getting-started/"]
+    notebooks = [path.name for path in image_by_name[name].getting_started]
+    assert len(notebooks) >= 3 and any(n.startswith(f"03-{name}-") for n in notebooks)
 
 
 def _shellcheck() -> str:
@@ -204,7 +228,7 @@ SHELL_SCRIPTS = [
     IMAGES_DIR / "jwst" / "smoke.sh",
     IMAGES_DIR / "hst" / "smoke.sh",
     IMAGES_DIR / "common" / "smoke_common.sh",
-    IMAGES_DIR / "common" / "start-notebook.d" / "10-crds-shared-cache.sh",
+    *sorted((IMAGES_DIR / "common" / "start-notebook.d").glob("*.sh")),
 ]
 
 

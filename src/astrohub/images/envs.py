@@ -103,12 +103,33 @@ def _exclusive(lock_path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _install_lab_overrides(image: ImageSpec, target: Path) -> None:
-    """JupyterLab's settings overrides, where the environment's JupyterLab reads them, as the
-    Dockerfile copies them into the image's venv."""
+# Where an environment keeps the getting-started notebooks (the image's
+# ASTROHUB_GETTING_STARTED: /opt/astrohub/venv/share/astrohub/getting-started).
+GETTING_STARTED = Path("share", "astrohub", "getting-started")
+# Where a local environment keeps a copy of the images' start hooks (in an image:
+# /usr/local/bin/start-notebook.d), for the local hub to source as start.sh does.
+START_HOOKS = Path("share", "astrohub", "start-notebook.d")
+
+
+def copy_getting_started(image: ImageSpec, target: Path) -> None:
+    """The image's getting-started notebooks into ``target``, as its Dockerfile copies them."""
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in image.getting_started:
+        shutil.copyfile(notebook, target / notebook.name)
+
+
+def _install_shipped_files(image: ImageSpec, target: Path) -> None:
+    """What the Dockerfile copies into the image's venv besides the lock: JupyterLab's
+    settings overrides, where the environment's JupyterLab reads them, the getting-started
+    notebooks and (for the local hub, which sources them as start.sh does) the start hooks."""
     settings = target / "share" / "jupyter" / "lab" / "settings"
     settings.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(image.lab_overrides, settings / "overrides.json")
+    for shipped in (target / GETTING_STARTED, target / START_HOOKS):
+        if shipped.exists():
+            shutil.rmtree(shipped)
+    copy_getting_started(image, target / GETTING_STARTED)
+    shutil.copytree(image.start_hooks, target / START_HOOKS)
 
 
 def ensure_env(
@@ -136,7 +157,7 @@ def ensure_env(
         if marker.is_file() and (target / "bin" / "python").exists():
             recorded = json.loads(marker.read_text("utf-8"))
             if recorded.get("lock_hash") == digest:
-                _install_lab_overrides(image, target)
+                _install_shipped_files(image, target)
                 return ImageEnv(image, target, False, time.monotonic() - started)
         if target.exists():
             shutil.rmtree(target)
@@ -177,7 +198,7 @@ def ensure_env(
         check = pip_check(target / "bin" / "python", uv=uv, env=env)
         if check.returncode != 0:
             raise ImageEnvError(f"pip check failed in {target}:\n{check.stdout}{check.stderr}")
-        _install_lab_overrides(image, target)
+        _install_shipped_files(image, target)
         marker.write_text(
             json.dumps({"lock_hash": digest, "python": interpreter, "image": image.name}),
             "utf-8",

@@ -170,6 +170,21 @@ class ImageSpec:
         return self.directory.parent / "common" / "jupyterlab-overrides.json"
 
     @property
+    def start_hooks(self) -> Path:
+        """The scripts start.sh sources before the server starts (start-notebook.d)."""
+        return self.directory.parent / "common" / "start-notebook.d"
+
+    @property
+    def getting_started(self) -> list[Path]:
+        """The notebooks every user of this image finds in ~/getting-started: the common ones
+        (images/common/getting-started) and the image's own, in name order."""
+        shipped = [
+            *(self.directory.parent / "common" / "getting-started").glob("*.ipynb"),
+            *(self.directory / "getting-started").glob("*.ipynb"),
+        ]
+        return sorted(shipped, key=lambda path: path.name)
+
+    @property
     def smoke_script(self) -> Path:
         return self.directory / "smoke.sh"
 
