@@ -4,12 +4,13 @@ Runs that stop at their first task use Ansible's own strategy, which starts fast
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
+import yaml
 
 from astrohub_local.emulator import Emulator
-from astrohub_local.runner import PlaybookResult
+from astrohub_local.runner import LOCAL_INVENTORY
 from bad_configs import BAD_CONFIGS, PRIVATE_KEY_MARKER, BadConfig
 
 PLAYBOOKS = ("deploy.yml", "teardown.yml")
@@ -18,22 +19,35 @@ PLAYBOOKS = ("deploy.yml", "teardown.yml")
 @pytest.fixture(scope="module")
 def preflight_runs(
     aws_emulator: Emulator, playbook, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, PlaybookResult]:
-    """Run deploy.yml once per bad configuration (a few at a time), counting AWS calls."""
+) -> dict[str, Any]:
+    """One deploy.yml run whose inventory holds a host per bad configuration (the local
+    inventory's groups and group_vars, the bad settings as that host's variables): the
+    preflight checks every host's settings, so each configuration gets its own verdict from
+    the real playbook in one Ansible process. Each host's failures, and the AWS calls made."""
     private_key = tmp_path_factory.mktemp("keys") / "id_ed25519"
     private_key.write_text(PRIVATE_KEY_MARKER + "\nb3BlbnNzaC1rZXktdjEAAAAA\n")
-    aws_emulator.reset()
-
-    def run(bad: BadConfig) -> PlaybookResult:
-        extra = {
-            k: (str(private_key) if v == "{private_key}" else v) for k, v in bad.settings.items()
+    inventory = tmp_path_factory.mktemp("bad-inventory")
+    (inventory / "group_vars").symlink_to(LOCAL_INVENTORY / "group_vars")
+    hosts = {
+        f"bad-{bad.id}": {
+            "ansible_connection": "local",
+            **{
+                k: (str(private_key) if v == "{private_key}" else v)
+                for k, v in bad.settings.items()
+            },
         }
-        return playbook("deploy.yml", extra_vars=extra, strategy="linear")
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip([b.id for b in BAD_CONFIGS], pool.map(run, BAD_CONFIGS), strict=True))
-    results["_calls"] = aws_emulator.calls()  # type: ignore[assignment]
-    return results
+        for bad in BAD_CONFIGS
+    }
+    (inventory / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"children": {"emulator": {"hosts": hosts}}}})
+    )
+    aws_emulator.reset()
+    result = playbook("deploy.yml", inventory=inventory / "hosts.yml", strategy="linear")
+    failures: dict[str, list[str]] = {bad.id: [] for bad in BAD_CONFIGS}
+    for failure in result.failures:
+        host, _, message = failure.partition(": ")
+        failures[host.removeprefix("bad-")].append(message)
+    return {"result": result, "failures": failures, "calls": aws_emulator.calls()}
 
 
 def test_at_least_twenty_bad_configurations_are_covered() -> None:
@@ -42,23 +56,23 @@ def test_at_least_twenty_bad_configurations_are_covered() -> None:
 
 @pytest.mark.parametrize("bad", BAD_CONFIGS, ids=lambda b: b.id)
 def test_bad_configuration_stops_in_preflight(
-    bad: BadConfig, preflight_runs: dict[str, PlaybookResult]
+    bad: BadConfig, preflight_runs: dict[str, Any]
 ) -> None:
-    result = preflight_runs[bad.id]
-    assert result.returncode != 0
-    assert len(result.failures) == 1, result.failures
-    failure = result.failures[0]
+    assert preflight_runs["result"].returncode != 0
+    failures = preflight_runs["failures"][bad.id]
+    assert len(failures) == 1, failures
+    failure = failures[0]
     assert "Validate every setting against the astrohub configuration schema" in failure
     assert "nothing was changed" in failure
     assert bad.message in failure, failure
 
 
-def test_no_aws_call_was_made_by_any_bad_run(preflight_runs: dict[str, PlaybookResult]) -> None:
-    assert preflight_runs["_calls"] == {}
+def test_no_aws_call_was_made_by_any_bad_run(preflight_runs: dict[str, Any]) -> None:
+    assert preflight_runs["calls"] == {}
 
 
-def test_secret_of_wrong_type_is_hidden(preflight_runs: dict[str, PlaybookResult]) -> None:
-    assert "987654321" not in preflight_runs["secret-wrong-type-hidden"].output
+def test_secret_of_wrong_type_is_hidden(preflight_runs: dict[str, Any]) -> None:
+    assert "987654321" not in preflight_runs["result"].output
 
 
 @pytest.mark.parametrize("name", PLAYBOOKS)
