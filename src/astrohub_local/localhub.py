@@ -691,8 +691,12 @@ def local_overrides(c: Any, settings_path: str) -> None:
     if settings["run_as"]:
         uid, gid = settings["run_as"]
         c.LocalProfileSpawner.run_as_uid, c.LocalProfileSpawner.run_as_gid = uid, gid
-        # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000).
+        # setpriv drops root before the server starts (the pod runs as jovyan, uid 1000),
+        # and every capability when the pod's container_security_context drops ALL.
         prefix = run_as_prefix(uid, gid)
+        context = _plain(kube.get("container_security_context")) or {}
+        if prefix and "ALL" in (context.get("capabilities") or {}).get("drop", []):
+            prefix = [prefix[0], "--inh-caps=-all", "--bounding-set=-all", *prefix[1:]]
     c.LocalProfileSpawner.run_prefix = prefix
     c.LocalProfileSpawner.images_dir = settings["images_dir"]
     c.Spawner.cmd = [*prefix, settings["singleuser"]]

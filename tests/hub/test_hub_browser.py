@@ -149,14 +149,29 @@ def _sign_in_and_compute(
         context.close()
 
 
-def _server_environment(rendered: Rendered, username: str) -> dict[str, str]:
-    """The running single-user server's environment, read from /proc (we are root)."""
+def _server_proc(rendered: Rendered, username: str) -> Path:
+    """/proc of the user's running single-user server (we are root: we may read it)."""
     runtime = rendered.homes / escape_username(username) / ".local/share/jupyter/runtime"
     files = sorted(runtime.glob("jpserver-*.json"))
     assert len(files) == 1, f"expected one running server in {runtime}, found {files}"
-    pid = json.loads(files[0].read_text())["pid"]
-    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return Path("/proc", str(json.loads(files[0].read_text())["pid"]))
+
+
+def _server_environment(rendered: Rendered, username: str) -> dict[str, str]:
+    """The running single-user server's environment."""
+    raw = (_server_proc(rendered, username) / "environ").read_bytes().split(b"\0")
     return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def _assert_locked_down(rendered: Rendered, username: str) -> None:
+    """The server runs as the pod's user with no capability to gain, as the rendered
+    container_security_context (capabilities drop ALL) and allowPrivilegeEscalation say."""
+    lines = (_server_proc(rendered, username) / "status").read_text().splitlines()
+    status = dict(line.split(":\t", 1) for line in lines if ":\t" in line)
+    assert status["Uid"].split()[0] == str(UID)
+    for field in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(status[field], 16) == 0, f"{field}: {status[field]}"
+    assert status["NoNewPrivs"] == "1"
 
 
 def _assert_getting_started(home: Path, profile: str) -> None:
@@ -193,6 +208,7 @@ def test_mast_login_lands_in_jupyterlab_with_the_token(
     assert same, "the server's MAST_API_TOKEN is not a token the provider issued to this user"
     assert environment["HOME"] == str(mast_render.homes / escape_username(MAST_USER.email))
     _assert_getting_started(Path(environment["HOME"]), "jwst")
+    _assert_locked_down(mast_render, MAST_USER.email)
     assert (SCREENSHOTS / "mast-jwst-jupyterlab.png").stat().st_size > 10_000
 
 
@@ -212,6 +228,7 @@ def test_github_login_lands_in_jupyterlab(
     assert first.parent.name.startswith("hst-") and (first / "calcos").exists()
     assert "MAST_API_TOKEN" not in environment
     _assert_getting_started(Path(environment["HOME"]), "hst")
+    _assert_locked_down(github_render, GH_USER.login)
     assert (SCREENSHOTS / "github-hst-jupyterlab.png").stat().st_size > 10_000
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from hub_support import NAMESPACE, OUT, Rendered
 
+from astrohub import manifests
 from astrohub.hub import mast_authenticator
 from astrohub_local.localhub import (
     LocalHub,
@@ -25,7 +26,7 @@ from astrohub_local.localhub import (
     locate_chart,
     pinned_chart_version,
 )
-from pinned import CHART_VERSION
+from pinned import CHART_VERSION, KUBERNETES_VERSION
 
 POD_FILES = ("jupyterhub_config.py", "z2jh.py")
 
@@ -153,6 +154,51 @@ def test_the_chart_configures_the_hub_and_only_kubernetes_is_swapped(rendered: R
     assert got["hub_connect_url"] == f"http://127.0.0.1:{hub_port}"
     assert got["api_url"].startswith("http://127.0.0.1:")
     assert got["cmd"][-1].endswith("/bin/jupyterhub-singleuser")
+
+
+def test_kubespawner_builds_a_locked_down_user_pod(mast_render: Rendered) -> None:
+    """The pod KubeSpawner's own make_pod builds from the chart's KubeSpawner settings (the
+    JWST profile's overrides applied): no root, no capability, seccomp RuntimeDefault, a cap
+    on scratch space, and valid for the cluster's Kubernetes."""
+    hub = _hub(mast_render, "pod-check")
+    pod = loaded_config(
+        hub,
+        "from kubernetes_asyncio.client import ApiClient\n"
+        "from kubespawner.objects import make_pod\n"
+        "k = c.KubeSpawner\n"
+        "profile = next(p for p in k.profile_list if p['slug'] == 'jwst')\n"
+        "o = profile['kubespawner_override']\n"
+        "pod = make_pod(\n"
+        "    name='jupyter-astronomer', cmd=['jupyterhub-singleuser'], port=8888,\n"
+        "    image=o['image'], uid=k.uid, fs_gid=k.fs_gid,\n"
+        "    allow_privilege_escalation=k.allow_privilege_escalation,\n"
+        "    container_security_context=k.container_security_context,\n"
+        "    pod_security_context=k.get('pod_security_context'),\n"
+        "    cpu_limit=o['cpu_limit'], cpu_guarantee=o['cpu_guarantee'],\n"
+        "    mem_limit=o['mem_limit'], mem_guarantee=o['mem_guarantee'],\n"
+        "    extra_resource_limits=k.extra_resource_limits,\n"
+        "    init_containers=k.get('init_containers'),\n"
+        ")\n"
+        "import asyncio\n"
+        "async def serialized(pod):\n"
+        "    async with ApiClient() as api:\n"
+        "        return api.sanitize_for_serialization(pod)\n"
+        "print(json.dumps(asyncio.run(serialized(pod))))\n",
+    )
+    pod.setdefault("apiVersion", "v1")
+    pod.setdefault("kind", "Pod")
+    pod["metadata"]["namespace"] = NAMESPACE
+    assert manifests.validate_kubernetes([pod], KUBERNETES_VERSION) == []
+    spec = pod["spec"]
+    assert not spec.get("initContainers"), "no init container (the iptables one runs as root)"
+    (container,) = spec["containers"]
+    context = container["securityContext"]
+    assert context["runAsUser"] == 1000
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["securityContext"]["fsGroup"] == 100
+    assert container["resources"]["limits"]["ephemeral-storage"] == "20Gi"
 
 
 def test_the_authenticator_is_imported_from_its_pod_directory(mast_render: Rendered) -> None:

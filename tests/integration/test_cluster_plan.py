@@ -9,6 +9,7 @@ written values.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
 
@@ -204,3 +205,48 @@ def test_homes_are_a_retained_efs_volume_on_the_access_point(foundation) -> None
 
 def test_secrets_file_is_private(deployment: Deployment) -> None:
     assert (BUILD / "jupyterhub-values" / "99-secrets.yaml").stat().st_mode & 0o077 == 0
+
+
+METADATA = ipaddress.ip_network("169.254.169.254/32")
+
+
+def _reaches_metadata(policy: dict[str, Any]) -> bool:
+    """Whether a NetworkPolicy's egress lets its pods reach the cloud metadata service (HTTP on
+    169.254.169.254:80; the chart's DNS-port rule to that address does not)."""
+    for rule in policy["spec"].get("egress", []):
+        ports = rule.get("ports") or [{}]
+        if not any(p.get("port", 80) <= 80 <= p.get("endPort", p.get("port", 80)) for p in ports):
+            continue
+        if not rule.get("to"):
+            return True  # no destination restriction at all
+        blocks = [peer["ipBlock"] for peer in rule["to"] if "ipBlock" in peer]
+        for block in blocks:
+            excluded = [ipaddress.ip_network(e) for e in block.get("except", [])]
+            inside = METADATA.subnet_of(ipaddress.ip_network(block["cidr"]))
+            if inside and not any(METADATA.subnet_of(e) for e in excluded):
+                return True
+    return False
+
+
+def test_hub_proxy_and_user_pods_are_locked_down(values: dict[str, Any], chart_docs) -> None:
+    """No route to the metadata service, no unused API token, requests for hub and proxy, no
+    root container and no capability in a user pod, a cap on its scratch space."""
+    policies = by_kind(chart_docs, "NetworkPolicy")
+    assert not _reaches_metadata(policies["hub"])
+    assert not _reaches_metadata(policies["singleuser"])
+    deployments = by_kind(chart_docs, "Deployment")
+    proxy = deployments["proxy"]["spec"]["template"]["spec"]
+    assert proxy["automountServiceAccountToken"] is False
+    for name, pod in (("hub", deployments["hub"]["spec"]["template"]["spec"]), ("proxy", proxy)):
+        (container,) = pod["containers"]
+        assert set(container["resources"]["requests"]) == {"cpu", "memory"}, name
+    single = values["singleuser"]
+    # The chart's iptables init container (root, NET_ADMIN) is off; the policy blocks instead.
+    assert single["cloudMetadata"]["blockWithIptables"] is False
+    assert single["networkPolicy"]["egressAllowRules"]["cloudMetadataServer"] is False
+    assert single["extraResource"]["limits"]["ephemeral-storage"] == "20Gi"
+    context = values["hub"]["config"]["KubeSpawner"]["container_security_context"]
+    assert context == {
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
