@@ -147,7 +147,8 @@ def plan_summary(build: Path) -> list[str]:
     )
     sync = build / "crds-sync.yaml"
     if sync.is_file():
-        jobs = [d for d in yaml.safe_load_all(sync.read_text(encoding="utf-8")) if d]
+        docs = yaml.safe_load_all(sync.read_text(encoding="utf-8"))
+        jobs = [d for d in docs if d and d["kind"] == "CronJob"]
         names = ", ".join(job["metadata"]["name"] for job in jobs)
         schedule = jobs[0]["spec"]["schedule"] if jobs else "-"
         lines.append(

@@ -78,6 +78,18 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
     assert manifests.validate_kubernetes(docs, KUBERNETES) == []
     jobs = by_kind(docs, "CronJob")
     assert set(jobs) == {"crds-sync-jwst", "crds-sync-hst"}
+    # Every pod we create is selected by a NetworkPolicy: DNS and HTTPS to public addresses.
+    policy = by_kind(docs, "NetworkPolicy")["crds-sync"]
+    selected = policy["spec"]["podSelector"]["matchLabels"].items()
+    for job in jobs.values():
+        assert (
+            selected <= job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"].items()
+        )
+    assert policy["spec"]["ingress"] == []
+    [dns, https] = policy["spec"]["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    assert https["ports"] == [{"protocol": "TCP", "port": 443}]
+    assert "169.254.0.0/16" in https["to"][0]["ipBlock"]["except"]
     values = deployed_values(BUILD)
     profiles = {
         p["slug"]: p["kubespawner_override"]["image"] for p in values["singleuser"]["profileList"]
@@ -97,6 +109,7 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
         ]  # fmt: skip
         assert {"name": "CRDS_PATH", "value": MOUNT} in container["env"]
         assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert pod["automountServiceAccountToken"] is False
         (claim,) = pod["volumes"]
         assert claim["persistentVolumeClaim"] == {"claimName": "crds-shared-cache"}
         assert container["volumeMounts"] == [{"name": claim["name"], "mountPath": MOUNT}]

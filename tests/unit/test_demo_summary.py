@@ -65,6 +65,7 @@ def test_the_shared_crds_cache_sync_is_listed_when_planned(tmp_path: Path) -> No
         }
         for n in ("jwst", "hst")
     ]
-    (tmp_path / "crds-sync.yaml").write_text(yaml.safe_dump_all(jobs))
+    policy = {"kind": "NetworkPolicy", "metadata": {"name": "crds-sync"}, "spec": {}}
+    (tmp_path / "crds-sync.yaml").write_text(yaml.safe_dump_all([policy, *jobs]))
     text = "\n".join(plan_summary(tmp_path))
     assert "sync crds-sync-jwst, crds-sync-hst at 30 4 * * *" in text
