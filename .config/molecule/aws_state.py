@@ -126,6 +126,7 @@ def ecr(prefix: str) -> dict[str, Any]:
             tags = client.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
             repositories[repo["repositoryName"]] = {
                 "scan_on_push": repo["imageScanningConfiguration"]["scanOnPush"],
+                "tag_mutability": repo["imageTagMutability"],
                 "tags": {t["Key"]: t["Value"] for t in tags},
             }
     return {"repositories": repositories}

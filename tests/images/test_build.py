@@ -59,15 +59,15 @@ def test_build_commands_for_make_images(image_by_name: dict[str, images.ImageSpe
     assert jwst.lock.exclude_newer_epoch == 1795132800  # 2026-11-20T00:00:00Z
 
 
-def test_push_commands_push_both_tags_after_the_smoke_test(
+def test_push_commands_push_the_lock_tag_after_the_smoke_test(
     image_by_name: dict[str, images.ImageSpec],
 ) -> None:
     hst = image_by_name["hst"]
     commands = images.build_commands(hst, REGISTRY, push=True)
     assert commands[:2] == images.build_commands(hst, REGISTRY, push=False)
     assert commands[2:] == [
+        # The repositories' tags are immutable: the moving <version> tag is never pushed.
         ["docker", "push", f"{REGISTRY}/astrohub/hst:{hst.version}-{hst.lock_hash}"],
-        ["docker", "push", f"{REGISTRY}/astrohub/hst:{hst.version}"],
     ]
     with pytest.raises(ValueError, match="registry"):
         images.build_commands(hst, "", push=True)

@@ -316,6 +316,7 @@ class TestDeploy:
         assert set(repos) == {f"{NAMESPACE}/jwst", f"{NAMESPACE}/hst"}
         for repo in repos.values():
             assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+            assert repo["imageTagMutability"] == "IMMUTABLE"
             tags = ecr.list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"]
             assert {"Key": TAG, "Value": NAMESPACE} in tags
 

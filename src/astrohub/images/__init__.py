@@ -15,9 +15,9 @@ Every ``images/<name>/`` directory with an ``image.yml`` is one image:
 Images are tagged ``<version>-<lock hash>`` (the first 12 hex digits of the lock's
 sha256, :func:`lock_hash`) and ``<version>``. The spawn page and the pre-puller use
 the ``<version>-<lock hash>`` tag: it names exactly the environment that the tests
-installed, and a changed lock can never silently reuse an old image. The bare
-``<version>`` tag is for people (and moves when the lock changes without a new
-version, so the ECR repositories must allow mutable tags).
+installed, and a changed lock can never silently reuse an old image; it is the only tag
+pushed, into repositories whose tags are immutable. The bare ``<version>`` tag is for
+people on the build machine (it moves when the lock changes without a new version).
 
 Docker is needed only to build and push (``make images``, ``make images-push``);
 everything else, including a copy of each environment installed from its lock into

@@ -30,8 +30,9 @@ def build_commands(
     1. ``docker buildx build`` for linux/amd64 with both tags, ``--load``ed into the
        local engine (context: the images/ directory, so the shared hook is reachable);
     2. the image's smoke test inside the built image;
-    3. with ``push``, ``docker push`` of both tags, so that only an image whose smoke
-       test passed is ever pushed.
+    3. with ``push``, ``docker push`` of the ``<version>-<lock hash>`` tag only, so that
+       only an image whose smoke test passed is ever pushed. The repositories' tags are
+       immutable; the bare ``<version>`` tag, which moves when a lock changes, stays local.
     """
     full_ref = image_reference(image, registry, namespace, image.full_tag)
     version_ref = image_reference(image, registry, namespace, image.version)
@@ -62,5 +63,5 @@ def build_commands(
     if push:
         if not registry:
             raise ValueError("pushing needs a registry")
-        commands += [["docker", "push", full_ref], ["docker", "push", version_ref]]
+        commands += [["docker", "push", full_ref]]
     return commands

@@ -9,8 +9,9 @@ DOCUMENTATION = r"""
 module: ecr_repository
 short_description: Manage a tagged ECR repository with scan on push
 description:
-  - Creates the repository with image scanning on push, AES256 encryption and the given tags,
-    and keeps scanning and tags in step on later runs. Supports check mode.
+  - Creates the repository with image scanning on push, AES256 encryption, immutable tags and
+    the given tags, and keeps scanning, tag immutability and tags in step on later runs (a
+    repository made mutable by hand is made immutable again). Supports check mode.
   - Deleting removes the images in it too (O(state=absent)).
 version_added: 0.1.0
 author: astrohub maintainers
@@ -85,8 +86,14 @@ def summary(repo: dict) -> dict:
 
 
 def converge(module: Any, client: Any, repo: dict) -> bool:
-    """Bring scanning and tags in line; True when something changed."""
+    """Bring scanning, tag immutability and tags in line; True when something changed."""
     changed = False
+    if repo.get("imageTagMutability") != "IMMUTABLE":
+        changed = True
+        if not module.check_mode:
+            client.put_image_tag_mutability(
+                repositoryName=repo["repositoryName"], imageTagMutability="IMMUTABLE"
+            )
     scan = module.params["scan_on_push"]
     if repo.get("imageScanningConfiguration", {}).get("scanOnPush") != scan:
         changed = True
@@ -133,7 +140,8 @@ def main() -> None:
             if not module.check_mode:
                 repo = client.create_repository(
                     repositoryName=name,
-                    imageTagMutability="MUTABLE",  # <version> moves when a lock changes
+                    # A pushed tag (<version>-<lock hash>) never changes under a deployment.
+                    imageTagMutability="IMMUTABLE",
                     imageScanningConfiguration={"scanOnPush": module.params["scan_on_push"]},
                     encryptionConfiguration={"encryptionType": "AES256"},
                     tags=ansible_dict_to_boto3_tag_list(module.params["tags"]),
