@@ -208,4 +208,54 @@ BAD_CONFIGS = [
         {"budget_monthly_usd": 500, "budget_alert_emails": ["ops at example.org"]},
         "budget_alert_emails[0]: expected e-mail addresses",
     ),
+    BadConfig(
+        "ssh-port-out-of-range",
+        {"ci_node_ssh_port": 70000},
+        "ci_node_ssh_port: expected the TCP port of the CI node's SSH, 1-65535",
+    ),
+    BadConfig(
+        "kubernetes-too-old",
+        {"kubernetes_version": "1.30.4"},
+        "kubernetes_version: expected a Kubernetes version kops 1.36 supports",
+    ),
+    BadConfig(
+        "kops-other-minor",
+        {"kops_version": "1.35.0"},
+        "kops_version: expected a kops 1.36 release",
+    ),
+    BadConfig(
+        "control-plane-two",
+        {"kops_cluster_control_plane_count": 2},
+        "kops_cluster_control_plane_count: expected 1 or 3 control-plane nodes",
+    ),
+    BadConfig(
+        "start-timeout-too-short",
+        {"jupyterhub_start_timeout": 60},
+        "jupyterhub_start_timeout: expected seconds a user's server may take to start",
+    ),
+    BadConfig(
+        "placeholders-too-many",
+        {"jupyterhub_user_placeholders": 50},
+        "jupyterhub_user_placeholders: expected the number of user placeholder pods",
+    ),
+    BadConfig(
+        "spot-not-boolean",
+        {"kops_cluster_users_spot": "sometimes"},
+        "kops_cluster_users_spot: expected true to run user nodes on spot instances",
+    ),
+    BadConfig(
+        "sync-schedule-not-cron",
+        {"crds_shared_cache_sync_schedule": "daily"},
+        "crds_shared_cache_sync_schedule: expected a cron schedule of five fields",
+    ),
+    BadConfig(
+        "release-not-dns-label",
+        {"jupyterhub_release": "Hub_1"},
+        "jupyterhub_release: expected a Helm release name",
+    ),
+    BadConfig(
+        "helm-sha256-short",
+        {"helm_sha256": "abc123"},
+        "helm_sha256: expected the 64-hex-digit sha256",
+    ),
 ]

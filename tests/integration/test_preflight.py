@@ -50,8 +50,8 @@ def preflight_runs(
     return {"result": result, "failures": failures, "calls": aws_emulator.calls()}
 
 
-def test_at_least_twenty_bad_configurations_are_covered() -> None:
-    assert len({b.id for b in BAD_CONFIGS}) >= 20
+def test_at_least_forty_five_bad_configurations_are_covered() -> None:
+    assert len({b.id for b in BAD_CONFIGS}) >= 45
 
 
 @pytest.mark.parametrize("bad", BAD_CONFIGS, ids=lambda b: b.id)
