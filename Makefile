@@ -32,7 +32,7 @@ ROLES := $(notdir $(wildcard roles/*))
 .PHONY: help demo test lint syntax unit integration integration-operator integration-teardown \
 	integration-others integration-lifecycle molecule \
 	images-test hub-test bench lock venv \
-	localhub-venv \
+	localhub-venv scan-venv \
 	system-deps clean images-lock images images-push
 
 help: ## list the targets
@@ -67,6 +67,16 @@ $(LOCALHUB_VENV)/.installed: requirements-localhub.lock $(VENV)/.installed $(LAB
 
 localhub-venv: $(LOCALHUB_VENV)/.installed ## the local hub's single-user environment (JupyterLab)
 
+# The scanners (checkov, hadolint) in a venv of their own, shared by checkouts, keyed by lock.
+SCAN_VENV := $(ASTROHUB_RUNTIME_DIR)/scan-venv-$(shell sha256sum requirements-scan.lock | cut -c1-12)
+$(SCAN_VENV)/.installed: requirements-scan.lock $(VENV)/.installed
+	install -d -m 0755 $(ASTROHUB_RUNTIME_DIR)
+	/usr/bin/python3 -m venv --without-pip $(SCAN_VENV)
+	$(BIN)/uv pip sync --quiet --python $(SCAN_VENV)/bin/python requirements-scan.lock
+	touch $@
+
+scan-venv: $(SCAN_VENV)/.installed ## checkov and hadolint for make lint
+
 # The suites that need them depend on system-deps; `make test` installs them once, first, and
 # runs the suites without that prerequisite (SYSTEM_DEPS empty): make starts a goal whose
 # prerequisite is still running only after every other goal, which left hub-test to the last.
@@ -89,7 +99,7 @@ demo: venv node_modules/.installed localhub-venv ## the platform against a local
 LONGEST_SUITE := integration-operator
 SUITES := integration-others integration-teardown molecule hub-test integration-lifecycle images-test unit lint syntax
 TEST_JOBS ?= 4
-test: venv node_modules/.installed localhub-venv system-deps ## every check (CI runs exactly this)
+test: venv node_modules/.installed localhub-venv scan-venv system-deps ## every check (CI runs exactly this)
 	mkdir -p build; $(MAKE) --no-print-directory $(LONGEST_SUITE) > build/$(LONGEST_SUITE).log 2>&1 & longest=$$!; \
 	rest=0; nice -n 10 $(MAKE) --no-print-directory --keep-going --output-sync=target \
 	  -j$(TEST_JOBS) SYSTEM_DEPS= $(SUITES) || rest=$$?; \
@@ -97,11 +107,12 @@ test: venv node_modules/.installed localhub-venv system-deps ## every check (CI 
 	if [ $$status -ne 0 ]; then echo "make: *** [$(LONGEST_SUITE)] Error $$status"; fi; \
 	exit $$(( status || rest ))
 
-lint: venv ## ruff, ansible-lint (production profile, offline), parliament on the IAM policies
+lint: venv scan-venv ## ruff, ansible-lint (production, offline), parliament, hadolint and checkov
 	$(BIN)/ruff check src tests collections .config roles
 	$(BIN)/ruff format --check src tests collections .config roles
 	$(BIN)/ansible-lint --offline --profile production
 	$(BIN)/python tests/iam/parliament_lint.py
+	$(OFFLINE) $(BIN)/python tests/scan/scan.py dockerfiles
 
 # One ansible-playbook run per inventory checks every playbook (a run costs a second to start).
 syntax: venv ## ansible-playbook --syntax-check of every playbook with both inventories
@@ -110,7 +121,7 @@ syntax: venv ## ansible-playbook --syntax-check of every playbook with both inve
 	  echo "syntax ok with $$inventory: $(notdir $(PLAYBOOKS))"; \
 	done
 
-unit: venv node_modules/.installed ## fast tests: config contract, emulator, logic, IAM evaluation
+unit: venv node_modules/.installed scan-venv ## fast tests: config contract, emulator, logic, IAM evaluation
 	$(OFFLINE) $(BIN)/pytest tests/unit
 
 # Four processes side by side (under make -j): the tests that read the operator's deployment
@@ -122,13 +133,13 @@ LIFECYCLE_TESTS := tests/integration/test_optional_crds_cache.py tests/integrati
   tests/integration/test_restore_home.py
 integration: integration-operator integration-teardown integration-lifecycle integration-others ## the real playbooks against the emulator
 
-integration-operator: venv
+integration-operator: venv scan-venv
 	$(OFFLINE) $(BIN)/pytest -m operator_deployment tests/integration
 
 integration-teardown: venv
 	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" tests/integration/test_foundation.py
 
-integration-lifecycle: venv
+integration-lifecycle: venv scan-venv
 	$(OFFLINE) $(BIN)/pytest -m "not operator_deployment" $(LIFECYCLE_TESTS)
 
 integration-others: venv
@@ -156,11 +167,13 @@ images-push: venv ## ECR login, build, smoke test, push (needs Docker and AWS cr
 bench: venv node_modules/.installed localhub-venv $(SYSTEM_DEPS) ## deploy / re-run / teardown timings, AWS calls, upgrade login gap (build/bench.json)
 	$(OFFLINE) $(BIN)/python tests/bench.py
 
-lock: venv ## re-resolve requirements.lock, requirements-localhub.lock and requirements-ci-node.lock
+lock: venv ## re-resolve requirements.lock and the localhub, scan and ci-node locks
 	$(BIN)/uv pip compile --quiet pyproject.toml --extra local --extra dev --python-version 3.11 \
 	  --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile --quiet requirements-localhub.in --python-version 3.11 \
 	  --generate-hashes -o requirements-localhub.lock
+	$(BIN)/uv pip compile --quiet requirements-scan.in --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements-scan.lock
 	$(BIN)/uv pip compile --quiet requirements-ci-node.in --python-version 3.9 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements-ci-node.lock
 

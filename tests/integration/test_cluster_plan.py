@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import subprocess
+import sys
 from typing import Any
 
 import jsonschema
@@ -250,3 +252,22 @@ def test_hub_proxy_and_user_pods_are_locked_down(values: dict[str, Any], chart_d
         "capabilities": {"drop": ["ALL"]},
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+
+
+def test_the_scanners_find_nothing_new_in_the_rendered_output(deployment: Deployment) -> None:
+    """checkov on the chart and the homes' storage as rendered, against tests/scan/baseline.yaml
+    (every accepted finding with its reason)."""
+    scanned = [BUILD / "jupyterhub-rendered.yaml", BUILD / "efs-home-storage.yaml"]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "tests" / "scan" / "scan.py"),
+            "kubernetes",
+            *map(str, scanned),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
+    assert "0 problem(s)" in proc.stdout

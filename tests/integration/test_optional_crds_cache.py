@@ -9,6 +9,8 @@ shared with the other day-2 modules (conftest.day2), which the last test turns t
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from pinned import KUBERNETES_VERSION as KUBERNETES
 
 NAMESPACE = DAY2_NAMESPACE
 BUILD = REPO / "build" / NAMESPACE
+SYNC = BUILD / "crds-sync.yaml"
 MOUNT = "/srv/crds-shared-cache"
 
 
@@ -113,6 +116,17 @@ def test_a_sync_cronjob_per_image_writes_the_cache_as_jovyan(with_cache) -> None
         (claim,) = pod["volumes"]
         assert claim["persistentVolumeClaim"] == {"claimName": "crds-shared-cache"}
         assert container["volumeMounts"] == [{"name": claim["name"], "mountPath": MOUNT}]
+
+
+def test_the_scanners_find_nothing_new_in_the_sync(with_cache) -> None:
+    """checkov on the CronJobs and their NetworkPolicy, against tests/scan/baseline.yaml."""
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "scan" / "scan.py"), "kubernetes", str(SYNC)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
 
 
 def test_turned_off_the_mounts_and_the_sync_go_and_the_files_stay(with_cache) -> None:
