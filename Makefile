@@ -177,5 +177,5 @@ lock: venv ## re-resolve requirements.lock and the localhub, scan and ci-node lo
 	$(BIN)/uv pip compile --quiet requirements-ci-node.in --python-version 3.9 \
 	  --python-platform x86_64-manylinux_2_28 --generate-hashes -o requirements-ci-node.lock
 
-clean: ## remove build output, node_modules, the virtualenv and this checkout's local hub venv
-	rm -rf build node_modules $(VENV) $(LOCALHUB_VENV)
+clean: ## remove build output, node_modules, the virtualenv, the local hub and scanner venvs
+	rm -rf build node_modules $(VENV) $(LOCALHUB_VENV) $(SCAN_VENV)
