@@ -104,6 +104,15 @@ def test_runs_as_jovyan_with_the_stacks_entrypoint(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", IMAGE_NAMES)
+def test_os_packages_are_updated_at_build_time(name: str) -> None:
+    """The base's date tag fixes its OS packages on that date; the build takes later fixes."""
+    commands = run_commands(name)
+    upgrade = commands.index("apt-get upgrade --yes --no-install-recommends")
+    assert commands[upgrade - 1] == "apt-get update --yes"
+    assert commands[upgrade + 1 : upgrade + 3] == ["apt-get clean", "rm -rf /var/lib/apt/lists/*"]
+
+
+@pytest.mark.parametrize("name", IMAGE_NAMES)
 def test_crds_settings(name: str) -> None:
     settings = env_settings(name)
     assert settings["CRDS_PATH"] == "${HOME}/crds_cache"
