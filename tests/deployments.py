@@ -45,6 +45,14 @@ class Deployment:
     def clients(self) -> dict[str, Any]:
         return clients(self.emulator.url)
 
+    def kept_hub_secrets(self) -> list[str]:
+        """The hub's cookie secret, CryptKeeper key and operator token, from Parameter Store."""
+        found = self.clients()["ssm"].get_parameters_by_path(
+            Path=f"/astrohub/{self.namespace}/hub", WithDecryption=True
+        )["Parameters"]
+        assert len(found) == 3, f"{len(found)} hub secrets kept for {self.namespace}"
+        return [p["Value"] for p in found]
+
     @property
     def over_ssh(self) -> bool:
         return self.node is not None
@@ -109,3 +117,11 @@ def write_node_vars(
             }
         )
     )
+
+
+def assert_converged_without_change(result: PlaybookResult) -> None:
+    """A run that succeeded and changed nothing on any host."""
+    assert result.returncode == 0, result.failures or result.output[-3000:]
+    assert result.stats, "no play recap"
+    for host, stats in result.stats.items():
+        assert stats["changed"] == 0, f"{host} reported changed={stats['changed']}"

@@ -112,16 +112,6 @@ def test_auth_values_hold_no_secret(switched: dict[str, Any], deployment: Deploy
     assert secrets_file.stat().st_mode & 0o077 == 0
 
 
-def kept_hub_secrets(deployment: Deployment) -> list[str]:
-    """The hub's cookie secret, CryptKeeper key and operator token, read from Parameter Store."""
-    ssm = deployment.clients()["ssm"]
-    found = ssm.get_parameters_by_path(
-        Path=f"/astrohub/{deployment.namespace}/hub", WithDecryption=True
-    )["Parameters"]
-    assert len(found) == 3
-    return [p["Value"] for p in found]
-
-
 def test_no_secret_in_a_very_verbose_run(switched: dict[str, Any], deployment: Deployment) -> None:
     verbose = switched["github"].output
     assert GITHUB_WITH_TLS_SECRET["github_client_secret"] not in verbose
@@ -132,5 +122,5 @@ def test_no_secret_in_a_very_verbose_run(switched: dict[str, Any], deployment: D
     assert deployment.settings["mast_client_secret"] not in deploy.output
     assert "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" in deploy.output or "censored" in deploy.output
     # A count, so that a failure report does not print the secrets it found.
-    leaked = sum(secret in verbose + deploy.output for secret in kept_hub_secrets(deployment))
+    leaked = sum(secret in verbose + deploy.output for secret in deployment.kept_hub_secrets())
     assert leaked == 0, f"{leaked} of the hub's kept secrets printed"
