@@ -36,6 +36,30 @@ def tags_of(resource: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in resource.get("Tags") or resource.get("TagList") or []}
 
 
+# What a deploy with the local inventory's defaults (three zones, one NAT gateway) leaves, by
+# the kinds snapshot() counts.
+DEPLOYED_COUNTS = {
+    "vpc": 1,
+    "subnet": 6,
+    "igw": 1,
+    "nat": 1,
+    "eip": 1,
+    "route_table": 2,
+    "security_group": 3,
+    "instance": 1,
+    "key_pair": 1,
+    "efs": 1,
+    "access_point": 2,
+    "mount_target": 3,
+    "hub_secret": 3,
+    "bucket": 1,
+    "iam_role": 1,
+    "iam_profile": 1,
+    "iam_policy": 5,
+    "ecr": 2,
+}
+
+
 def snapshot(endpoint: str, namespace: str) -> dict[str, set[str]]:
     """Every resource of the deployment, by kind, as '<id>' strings."""
     c = clients(endpoint)

@@ -206,6 +206,40 @@ def _failure_messages(report: dict[str, Any]) -> list[str]:
     return messages
 
 
+def playbook_command(
+    playbook: str,
+    endpoint: str,
+    *,
+    inventory: Path = LOCAL_INVENTORY,
+    tags: Sequence[str] = (),
+    extra_vars: Mapping[str, Any] | None = None,
+    check: bool = False,
+    verbosity: int = 0,
+    env: Mapping[str, str] | None = None,
+    strategy: str | None = None,
+) -> tuple[list[str], dict[str, str]]:
+    """The ansible-playbook command line and environment that run playbooks/<playbook> against
+    the endpoint (what :func:`run_playbook` runs; tests that stop a run part-way start it)."""
+    cmd = [
+        str(Path(sys.executable).with_name("ansible-playbook")),
+        "-i",
+        str(inventory),
+        str(REPO / "playbooks" / playbook),
+    ]
+    if tags:
+        cmd += ["--tags", ",".join(tags)]
+    if extra_vars:
+        cmd += ["--extra-vars", json.dumps(dict(extra_vars))]
+    if check:
+        cmd.append("--check")
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    run_env = offline_env(endpoint, env)
+    if strategy:
+        run_env["ANSIBLE_STRATEGY"] = strategy
+    return cmd, run_env
+
+
 def run_playbook(
     playbook: str,
     endpoint: str,
@@ -228,23 +262,17 @@ def run_playbook(
     at its first task: Mitogen's start-up costs about 2 CPU-seconds a run, repaid only by runs
     with several AWS tasks.
     """
-    cmd = [
-        str(Path(sys.executable).with_name("ansible-playbook")),
-        "-i",
-        str(inventory),
-        str(REPO / "playbooks" / playbook),
-    ]
-    if tags:
-        cmd += ["--tags", ",".join(tags)]
-    if extra_vars:
-        cmd += ["--extra-vars", json.dumps(dict(extra_vars))]
-    if check:
-        cmd.append("--check")
-    if verbosity:
-        cmd.append("-" + "v" * verbosity)
-    run_env = offline_env(endpoint, env)
-    if strategy:
-        run_env["ANSIBLE_STRATEGY"] = strategy
+    cmd, run_env = playbook_command(
+        playbook,
+        endpoint,
+        inventory=inventory,
+        tags=tags,
+        extra_vars=extra_vars,
+        check=check,
+        verbosity=verbosity,
+        env=env,
+        strategy=strategy,
+    )
     if structured:
         run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
         # Timing output from profile_tasks would break the JSON document.

@@ -18,20 +18,13 @@ import yaml
 
 from astrohub_local.emulator import Emulator
 from astrohub_local.runner import PlaybookResult
-from aws_state import SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, snapshot, tags_of
+from aws_state import DEPLOYED_COUNTS, SCOPE_KINDS, SCOPE_SECURITY_GROUPS, TAG, snapshot, tags_of
 from deployments import OPERATOR_NAMESPACE as NAMESPACE
-from deployments import Deployment
+from deployments import Deployment, assert_converged_without_change
 from iam_policies import ACCOUNT, render
 
 # The secrets layer the jupyterhub role renders, under the deployment's render directory.
 JUPYTERHUB_SECRETS = "jupyterhub-values/99-secrets.yaml"
-
-
-def assert_converged_without_change(result: PlaybookResult) -> None:
-    assert result.returncode == 0, result.failures or result.output[-3000:]
-    assert result.stats, "no play recap"
-    for host, stats in result.stats.items():
-        assert stats["changed"] == 0, f"{host} reported changed={stats['changed']}"
 
 
 def removed_by(
@@ -288,27 +281,7 @@ class TestDeploy:
 
     def test_every_resource_carries_the_deployment_tag(self, deployment: Deployment) -> None:
         state = snapshot(deployment.emulator.url, NAMESPACE)
-        expected = {
-            "vpc": 1,
-            "subnet": 6,
-            "igw": 1,
-            "nat": 1,
-            "eip": 1,
-            "route_table": 2,
-            "security_group": 3,
-            "instance": 1,
-            "key_pair": 1,
-            "efs": 1,
-            "access_point": 2,
-            "mount_target": 3,
-            "hub_secret": 3,
-            "bucket": 1,
-            "iam_role": 1,
-            "iam_profile": 1,
-            "iam_policy": 5,
-            "ecr": 2,
-        }
-        assert {k: len(v) for k, v in state.items()} == expected
+        assert {k: len(v) for k, v in state.items()} == DEPLOYED_COUNTS
 
     def test_science_images_have_scanned_tagged_repositories(self, aws) -> None:
         ecr = aws["ecr"]
@@ -465,8 +438,14 @@ class TestTeardown:
 
     def test_all_fixtures_leaves_nothing_tagged(self, disposable: Deployment) -> None:
         confirm = {"confirm_destroy": disposable.namespace}
-        result = disposable.run("teardown.yml", tags=["all-fixtures"], extra_vars=confirm)
+        kept = disposable.kept_hub_secrets()
+        # -vvv, as an operator debugging a teardown would run it: the secrets it deletes stay
+        # out of its output (counted, so that a failure report does not print them).
+        result = disposable.run(
+            "teardown.yml", tags=["all-fixtures"], extra_vars=confirm, verbosity=3
+        )
         assert result.returncode == 0, result.failures or result.output[-3000:]
+        assert sum(secret in result.output for secret in kept) == 0, "a hub secret was printed"
         state = snapshot(disposable.emulator.url, disposable.namespace)
         assert {k: v for k, v in state.items() if v} == {}
         assert_converged_without_change(
