@@ -150,7 +150,7 @@ molecule: venv ## each role's molecule scenario against the emulator
 	$(OFFLINE) $(BIN)/python tests/molecule_runner.py $(ROLES)
 
 hub-test: venv node_modules/.installed localhub-venv $(SYSTEM_DEPS) ## login: local hub, OIDC provider, browser
-	$(OFFLINE) $(BIN)/pytest tests/hub
+	$(OFFLINE) $(BIN)/pytest -m "not bench" tests/hub
 
 images-test: venv node_modules/.installed $(SYSTEM_DEPS) ## science images without Docker: locks, envs, checks
 	$(OFFLINE) $(BIN)/pytest tests/images

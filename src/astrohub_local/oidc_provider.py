@@ -693,6 +693,11 @@ class OIDCProvider:
         """GitHubOAuthenticator.github_api for this provider."""
         return self.url + "/github/api"
 
+    def add_accounts(self, accounts: Iterable[Account]) -> None:
+        """More accounts, while running (the many-users bench signs in fifty)."""
+        with self.state.lock:
+            self.state.accounts.extend(accounts)
+
     def tokens_of(self, email: str) -> list[str]:
         """The live access tokens issued to an account (for tests comparing, never printing)."""
         with self.state.lock:

@@ -213,8 +213,9 @@ def create_token(hub: LocalHub, session: requests.Session, name: str) -> str:
     return token
 
 
-def start_server(hub: LocalHub, token: str, name: str) -> str:
-    """Start the user's server with the minimal profile; its URL once it is ready."""
+def start_server(hub: LocalHub, token: str, name: str, poll: float = 0.5) -> str:
+    """Start the user's server with the minimal profile; its URL once it is ready (asked
+    every ``poll`` seconds)."""
     user = f"/users/{quote(name, safe='@~')}"
     started = hub_api(hub, token, "POST", f"{user}/server", json={"profile": "minimal"})
     assert started.status_code in (201, 202), started.text[:500]
@@ -223,7 +224,7 @@ def start_server(hub: LocalHub, token: str, name: str) -> str:
         server = hub_api(hub, token, "GET", user).json()["servers"].get("", {})
         if server.get("ready"):
             return f"{hub.url}{server['url']}"
-        time.sleep(0.5)
+        time.sleep(poll)
     raise AssertionError(f"the server did not start in {SPAWN_DEADLINE} s:\n{hub.log_tail()}")
 
 
