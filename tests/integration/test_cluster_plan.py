@@ -271,3 +271,29 @@ def test_the_scanners_find_nothing_new_in_the_rendered_output(deployment: Deploy
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "0 problem(s)" in proc.stdout
+
+
+def test_the_api_server_keeps_an_audit_log_without_secrets(kops_docs) -> None:
+    """The audit policy kops installs on the control plane (a file asset the API server
+    reads), valid against the kops CRDs with the rest of the manifest."""
+    (cluster,) = [d for d in kops_docs if d["kind"] == "Cluster"]
+    api = cluster["spec"]["kubeAPIServer"]
+    assert api["auditLogPath"].startswith("/var/log/")
+    assert api["auditLogMaxBackups"] > 0 and api["auditLogMaxSize"] > 0
+    (asset,) = [a for a in cluster["spec"]["fileAssets"] if a["path"] == api["auditPolicyFile"]]
+    assert asset["roles"] == ["ControlPlane"]
+    policy = yaml.safe_load(asset["content"])
+    assert (policy["apiVersion"], policy["kind"]) == ("audit.k8s.io/v1", "Policy")
+    # The first rule that matches a Secret records metadata only, never its content.
+    secret_rules = [
+        r
+        for r in policy["rules"]
+        if any("secrets" in g.get("resources", []) for g in r.get("resources", []))
+    ]
+    assert secret_rules and secret_rules[0]["level"] == "Metadata"
+    first_secret_rule = policy["rules"].index(secret_rules[0])
+    assert all(
+        "resources" in r or "nonResourceURLs" in r or r["level"] == "None"
+        for r in policy["rules"][:first_secret_rule]
+    )
+    assert policy["rules"][-1] == {"level": "Metadata"}
