@@ -244,17 +244,12 @@ def run_playbook(
     playbook: str,
     endpoint: str,
     *,
-    inventory: Path = LOCAL_INVENTORY,
-    tags: Sequence[str] = (),
-    extra_vars: Mapping[str, Any] | None = None,
-    check: bool = False,
-    verbosity: int = 0,
     structured: bool = True,
-    env: Mapping[str, str] | None = None,
     timeout: float = 1800,
-    strategy: str | None = None,
+    **options: Any,
 ) -> PlaybookResult:
-    """Run playbooks/<playbook> against the endpoint.
+    """Run playbooks/<playbook> against the endpoint; ``options`` are
+    :func:`playbook_command`'s (inventory, tags, extra_vars, check, verbosity, env, strategy).
 
     structured=True uses the JSON stdout callback so stats and failures are read as data;
     structured=False streams Ansible's normal output to the terminal (the demo).
@@ -262,17 +257,7 @@ def run_playbook(
     at its first task: Mitogen's start-up costs about 2 CPU-seconds a run, repaid only by runs
     with several AWS tasks.
     """
-    cmd, run_env = playbook_command(
-        playbook,
-        endpoint,
-        inventory=inventory,
-        tags=tags,
-        extra_vars=extra_vars,
-        check=check,
-        verbosity=verbosity,
-        env=env,
-        strategy=strategy,
-    )
+    cmd, run_env = playbook_command(playbook, endpoint, **options)
     if structured:
         run_env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
         # Timing output from profile_tasks would break the JSON document.

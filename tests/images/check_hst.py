@@ -24,26 +24,7 @@ import sys
 import traceback
 from pathlib import Path
 
-
-def write_offline_crds_config(crds_path: Path) -> None:
-    """CRDS falls back to $CRDS_PATH/config/hst/server_config when the server is
-    unreachable, and calls sys.exit() when that file is missing too; this is the
-    smallest such file (see check_jwst_ramp.py)."""
-    config_dir = crds_path / "config" / "hst"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    info = {
-        "observatory": "hst",
-        "operational_context": "hst_0000.pmap",
-        "latest_context": "hst_0000.pmap",
-        "edit_context": "hst_0000.pmap",
-        "crds_version": {"str": "offline"},
-        "force_remote_mode": False,
-        "bad_files": "",
-        "bad_files_list": [],
-        "mappings": [],
-        "last_synced": "offline test",
-    }
-    (config_dir / "server_config").write_text(repr(info))
+from offline_crds import write_offline_crds_config
 
 
 def run() -> dict[str, object]:
@@ -87,7 +68,7 @@ def run() -> dict[str, object]:
             raise AssertionError(f"{module_name} does not call {exe}")
         executables[module_name] = exe
 
-    write_offline_crds_config(Path(os.environ["CRDS_PATH"]))
+    write_offline_crds_config(Path(os.environ["CRDS_PATH"]), "hst")
     context = crds.get_context_name("hst")
 
     return {

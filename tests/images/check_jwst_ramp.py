@@ -27,6 +27,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from offline_crds import write_offline_crds_config
+
 # The count rate the test puts into every pixel, in DN/s, after group scaling.
 TRUE_RATE = 12.5
 NFRAMES = 5  # frames averaged on board per group ...
@@ -38,42 +40,6 @@ FRAME_TIME = 10.73677  # NIRCam full-frame frame time, seconds
 READ_NOISE = 4.0  # DN per group read, in the synthetic data and the reference file
 GAIN = 2.0  # e-/DN
 SEED = 20261120
-
-
-def write_offline_crds_config(crds_path: Path) -> Path:
-    """Write the smallest server_config that lets CRDS configure itself offline.
-
-    Even with every reference file overridden, stpipe records the CRDS context
-    in the output (crds.get_context_name("jwst")). CRDS first asks the server
-    (unreachable here: the proxy is dead), then falls back to the cached copy of
-    the server's answer in $CRDS_PATH/config/jwst/server_config. With no cached
-    copy, CRDS reports "CRDS server connection and cache load FAILED" and calls
-    sys.exit(). This file is that cached answer, reduced to the keys CRDS reads
-    for context selection; no reference or mapping is ever looked up through it.
-    """
-    config_dir = crds_path / "config" / "jwst"
-    config_dir.mkdir(parents=True, exist_ok=True)
-    info = {
-        "observatory": "jwst",
-        "operational_context": "jwst_0000.pmap",
-        "latest_context": "jwst_0000.pmap",
-        "edit_context": "jwst_0000.pmap",
-        "crds_version": {"str": "offline"},
-        "force_remote_mode": False,
-        "bad_files": "",
-        "bad_files_list": [],
-        "mappings": [],
-        "reference_url": {
-            "checked": {"jwst": "https://jwst-crds.stsci.edu/unchecked_get/references/jwst/"}
-        },
-        "mapping_url": {
-            "checked": {"jwst": "https://jwst-crds.stsci.edu/unchecked_get/mappings/jwst/"}
-        },
-        "last_synced": "offline test",
-    }
-    path = config_dir / "server_config"
-    path.write_text(repr(info))
-    return path
 
 
 def construct_pipelines() -> dict[str, list[str]]:
@@ -183,7 +149,7 @@ def run(workdir: Path) -> dict[str, object]:
     from jwst.ramp_fitting import RampFitStep
 
     crds_path = Path(os.environ["CRDS_PATH"])
-    server_config = write_offline_crds_config(crds_path)
+    server_config = write_offline_crds_config(crds_path, "jwst")
 
     pipelines = construct_pipelines()
     gain_path, readnoise_path = make_references(workdir)

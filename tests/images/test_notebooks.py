@@ -15,13 +15,13 @@ from typing import Any
 import boto3
 import pytest
 from image_support import HERE, IMAGE_NAMES, offline_env, run_result
+from offline_crds import SERVERS, write_offline_crds_config
 
 from astrohub import images
 from astrohub_local.emulator import Emulator
 
 MAST_TAG = "needs-mast-web-service"
 MAST_NOTE = "Needs the MAST web service"
-CRDS_SERVERS = {"jwst": "https://jwst-crds.stsci.edu", "hst": "https://hst-crds.stsci.edu"}
 
 
 @pytest.fixture(scope="module")
@@ -44,28 +44,6 @@ def stpubdata(
         key = str(path.relative_to(files))
         s3.upload_file(str(path), "stpubdata", key, ExtraArgs={"ACL": "public-read"})
     return truth
-
-
-def write_offline_crds_config(crds_path: Path, observatory: str) -> None:
-    """A CRDS cache that holds the server's answer (as ~/crds_cache does once a user has run
-    a step, or when the shared cache is mounted): CRDS configures itself from it when the
-    server cannot be reached, as here."""
-    config = crds_path / "config" / observatory
-    config.mkdir(parents=True)
-    context = f"{observatory}_0000.pmap"
-    info = {
-        "observatory": observatory,
-        "operational_context": context,
-        "latest_context": context,
-        "edit_context": context,
-        "crds_version": {"str": "offline"},
-        "force_remote_mode": False,
-        "bad_files": "",
-        "bad_files_list": [],
-        "mappings": [],
-        "last_synced": "offline test",
-    }
-    (config / "server_config").write_text(repr(info))
 
 
 def cell_text(cell: dict[str, Any]) -> str:
@@ -96,7 +74,7 @@ def run_notebook(
     env = offline_env(
         HOME=str(home),
         CRDS_PATH=str(crds_path),
-        CRDS_SERVER_URL=CRDS_SERVERS[image],
+        CRDS_SERVER_URL=SERVERS[image],
         AWS_ENDPOINT_URL=emulator.url,
         MPLBACKEND="Agg",
     )
