@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import helm_python as helm
 import jsonschema
+import moto
 import pytest
 import yaml
-from image_support import IMAGES_DIR
+from image_support import IMAGES_DIR, REPO_ROOT
+from jupyterhub.traitlets import ByteSpecification
 
 from astrohub import images
 from pinned import CHART as CHART_DIR
@@ -217,3 +221,25 @@ def test_crds_sync_jobs_follow_the_images_crds_observatory(tmp_path: Path) -> No
     del raw["crds_observatory"]
     spec.write_text(yaml.safe_dump(raw))
     assert [j["name"] for j in images.crds_sync_jobs(images_dir, REGISTRY)] == ["jwst", "hst"]
+
+
+# What a user node keeps for itself: the kubelet's eviction reserve, the system's processes and
+# the node's DaemonSets (cilium, the EFS CSI node plugin, the image puller).
+NODE_OVERHEAD_BYTES = 2 * 1024**3
+
+
+def test_every_profile_fits_the_default_user_node(all_images: list[images.ImageSpec]) -> None:
+    """A memory limit above what the user node can give is a server the kernel kills at an
+    arbitrary point. The node's memory comes from EC2's instance type data as moto ships it."""
+    settings = yaml.safe_load((REPO_ROOT / "group_vars" / "all" / "main.yml").read_text())
+    instance_type = settings["kops_cluster_users_instance_type"]
+    data = Path(moto.__file__).parent / "ec2" / "resources" / "instance_types.json.gz"
+    node_bytes = (
+        json.loads(gzip.decompress(data.read_bytes()))[instance_type]["MemoryInfo"]["SizeInMiB"]
+        * 1024**2
+    )
+    for image in all_images:
+        limit = ByteSpecification().validate(None, image.mem_limit)
+        assert limit <= node_bytes - NODE_OVERHEAD_BYTES, (
+            f"{image.name}: mem_limit {image.mem_limit} does not fit a {instance_type} user node"
+        )
