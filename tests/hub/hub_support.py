@@ -31,6 +31,9 @@ SCREENSHOTS = REPO / "build" / "screenshots"
 TIMINGS: dict[str, float] = {}
 # How long a local server may take to start.
 SPAWN_DEADLINE = 120.0
+# How long the login and hub-API helpers wait for an answer (the many-users bench, which loads
+# the hub as fifty browsers would, waits longer, as a browser does).
+HTTP_TIMEOUT = 30.0
 
 
 def _password() -> str:
@@ -158,11 +161,14 @@ def login_form(page: requests.Response, username: str, password: str) -> dict[st
 def callback_url(hub_url: str, username: str, password: str, session: requests.Session) -> str:
     """Start the hub's OAuth login and sign in at the provider; the URL the provider sends the
     browser back to (the hub's oauth_callback with code and state), not yet followed."""
-    start = session.get(f"{hub_url}/hub/oauth_login", allow_redirects=False, timeout=30)
+    start = session.get(f"{hub_url}/hub/oauth_login", allow_redirects=False, timeout=HTTP_TIMEOUT)
     assert start.status_code == 302, start.text[:500]
-    page = session.get(start.headers["Location"], timeout=30)
+    page = session.get(start.headers["Location"], timeout=HTTP_TIMEOUT)
     signed_in = session.post(
-        page.url, data=login_form(page, username, password), allow_redirects=False, timeout=30
+        page.url,
+        data=login_form(page, username, password),
+        allow_redirects=False,
+        timeout=HTTP_TIMEOUT,
     )
     assert signed_in.status_code == 302, signed_in.text[:500]
     location: str = signed_in.headers["Location"]
@@ -174,12 +180,12 @@ def sign_in(hub_url: str, username: str, password: str) -> tuple[requests.Sessio
     """The whole login as a browser does it; the hub's answer to the callback."""
     session = requests.Session()
     callback = callback_url(hub_url, username, password, session)
-    return session, session.get(callback, allow_redirects=False, timeout=60)
+    return session, session.get(callback, allow_redirects=False, timeout=2 * HTTP_TIMEOUT)
 
 
 def signed_in_as(session: requests.Session, hub_url: str) -> str | None:
     """The user the session's cookies belong to, from /hub/home; None when signed out."""
-    home = session.get(f"{hub_url}/hub/home", allow_redirects=False, timeout=30)
+    home = session.get(f"{hub_url}/hub/home", allow_redirects=False, timeout=HTTP_TIMEOUT)
     if home.status_code != 200:
         return None
     match = re.search(r'<span class="me-1">([^<]+)</span>', home.text)
@@ -194,38 +200,40 @@ def hub_api(
         method,
         f"{hub.url}/hub/api{path}",
         headers={"Authorization": f"token {token}"},
-        timeout=30,
+        timeout=HTTP_TIMEOUT,
         **kwargs,  # type: ignore[arg-type]
     )
 
 
 def create_token(hub: LocalHub, session: requests.Session, name: str) -> str:
     """A token the signed-in user creates for themselves, as the hub's token page does."""
-    assert session.get(f"{hub.url}/hub/token", timeout=30).status_code == 200
+    assert session.get(f"{hub.url}/hub/token", timeout=HTTP_TIMEOUT).status_code == 200
     answer = session.post(
         f"{hub.url}/hub/api/users/{quote(name, safe='@~')}/tokens",
         json={"note": "made by a test"},
         headers={"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/") or ""},
-        timeout=30,
+        timeout=HTTP_TIMEOUT,
     )
     assert answer.status_code == 201, answer.text[:500]
     token: str = answer.json()["token"]
     return token
 
 
-def start_server(hub: LocalHub, token: str, name: str, poll: float = 0.5) -> str:
+def start_server(
+    hub: LocalHub, token: str, name: str, poll: float = 0.5, deadline: float = SPAWN_DEADLINE
+) -> str:
     """Start the user's server with the minimal profile; its URL once it is ready (asked
-    every ``poll`` seconds)."""
+    every ``poll`` seconds, for at most ``deadline`` seconds)."""
     user = f"/users/{quote(name, safe='@~')}"
     started = hub_api(hub, token, "POST", f"{user}/server", json={"profile": "minimal"})
     assert started.status_code in (201, 202), started.text[:500]
-    end = time.monotonic() + SPAWN_DEADLINE
+    end = time.monotonic() + deadline
     while time.monotonic() < end:
         server = hub_api(hub, token, "GET", user).json()["servers"].get("", {})
         if server.get("ready"):
             return f"{hub.url}{server['url']}"
         time.sleep(poll)
-    raise AssertionError(f"the server did not start in {SPAWN_DEADLINE} s:\n{hub.log_tail()}")
+    raise AssertionError(f"the server did not start in {deadline} s:\n{hub.log_tail()}")
 
 
 def write_home_file(server_url: str, token: str, name: str, text: str) -> None:
